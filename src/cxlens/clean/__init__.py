@@ -1,0 +1,1 @@
+"""Cleaning: normalisation, validation, dedupe and identifier extraction (see docs/cleaning.md)."""

@@ -1,0 +1,1 @@
+"""The ``cxlens`` command line (Typer + Rich): thin shells over workspace and stage functions."""

@@ -1,0 +1,214 @@
+"""Settings: ``cxlens.toml`` in the workspace, overridden by ``CXLENS_*`` environment variables.
+
+Unknown keys are rejected (pydantic ``extra="forbid"``) so a typo fails loudly. Environment
+variables use ``CXLENS_<SECTION>__<KEY>`` (``CXLENS_WAREHOUSE__BACKEND=pyspark://local[2]``);
+top-level keys use ``CXLENS_<KEY>``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from cxlens.errors import ConfigError
+
+SETTINGS_FILE = "cxlens.toml"
+ENV_PREFIX = "CXLENS_"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class WarehouseSettings(_Section):
+    """Where the canonical tables live. Empty backend = DuckDB file in the workspace."""
+
+    backend: str = ""
+    spark_master: str = "local[2]"
+
+
+class LocaleSettings(_Section):
+    region: str = "CN"
+    timezone: str = "Asia/Shanghai"
+    languages: list[str] = Field(default_factory=lambda: ["zh", "en"])
+    default_language: str = "zh"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region_upper(cls, value: str) -> str:
+        if len(value) != 2 or not value.isalpha():
+            raise ValueError(f"region must be a two-letter country code, got {value!r}")
+        return value.upper()
+
+
+class IdentitySettings(_Section):
+    """Rules of the identifier graph (see docs/identity.md)."""
+
+    max_records_per_phone: int = 4
+    max_records_per_email: int = 6
+    max_accounts_per_identifier: int = 2
+    blocked_values: list[str] = Field(default_factory=list)
+    splink: bool = True
+    splink_threshold: float = 0.99
+    max_iterations: int = 50
+
+
+class JourneySettings(_Section):
+    window_days: float = 7.0
+
+
+class MetricSettings(_Section):
+    service_level_seconds: int = 20
+    service_level_target: float = 0.8
+    short_abandon_seconds: int = 5
+
+
+class TextSettings(_Section):
+    redact: bool = True
+    user_dictionary: str = ""
+    intent_min_confidence: float = 0.35
+    sentiment_backend: Literal["builtin", "transformer"] = "builtin"
+    transformer_model_dir: str = ""
+
+
+class SpeechSettings(_Section):
+    engine: Literal["pocketsphinx", "faster-whisper"] = "pocketsphinx"
+    model_dir: str = ""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+class QASettings(_Section):
+    rules_file: str = ""
+    long_silence_s: float = 8.0
+
+
+class WfmSettings(_Section):
+    interval_minutes: int = 30
+    service_level_target: float = 0.8
+    service_level_seconds: int = 20
+    shrinkage: float = 0.3
+    max_occupancy: float = 0.85
+    holidays: list[str] = Field(default_factory=list)
+
+
+class SecuritySettings(_Section):
+    """``secret`` enables pseudonymised identifiers (keyed HMAC); keep it out of the toml in prod."""
+
+    secret: str = ""
+    session_hours: float = 12.0
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = 8765
+
+
+class Settings(_Section):
+    """All settings of one workspace."""
+
+    name: str = "cxlens"
+    format_version: int = 1
+    warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
+    locale: LocaleSettings = Field(default_factory=LocaleSettings)
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
+    journeys: JourneySettings = Field(default_factory=JourneySettings)
+    metrics: MetricSettings = Field(default_factory=MetricSettings)
+    text: TextSettings = Field(default_factory=TextSettings)
+    speech: SpeechSettings = Field(default_factory=SpeechSettings)
+    qa: QASettings = Field(default_factory=QASettings)
+    wfm: WfmSettings = Field(default_factory=WfmSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for key, value in environ.items():
+        if not key.startswith(ENV_PREFIX) or key == "CXLENS_WORKSPACE":
+            continue
+        path = key[len(ENV_PREFIX) :].lower().split("__")
+        node = overrides
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = _parse_env_value(value)
+    return overrides
+
+
+def _parse_env_value(value: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        return value
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _describe(error: ValidationError, origin: str) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(root)"
+    if first["type"] == "extra_forbidden":
+        return f"{origin}: unknown settings key {where!r}"
+    return f"{origin}: {where}: {first['msg']}"
+
+
+def load_settings(path: Path | None, environ: dict[str, str] | None = None) -> Settings:
+    """Read ``path`` (a ``cxlens.toml``; may be None) and apply environment overrides."""
+    data: dict[str, Any] = {}
+    origin = "settings"
+    if path is not None and path.exists():
+        origin = str(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    env = _env_overrides(dict(os.environ if environ is None else environ))
+    try:
+        return Settings.model_validate(_merge(data, env))
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, origin + (" + environment" if env else ""))) from exc
+
+
+def dump_settings(settings: Settings) -> str:
+    """Render settings as TOML (only simple types are used, so a tiny writer suffices)."""
+    lines: list[str] = []
+    top = settings.model_dump()
+    for key, value in top.items():
+        if not isinstance(value, dict):
+            lines.append(f"{key} = {_toml_value(value)}")
+    for key, value in top.items():
+        if isinstance(value, dict):
+            lines.append(f"\n[{key}]")
+            lines.extend(f"{k} = {_toml_value(v)}" for k, v in value.items())
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(value, ensure_ascii=False)

@@ -1,0 +1,114 @@
+"""`cxlens run`: the stages in order, each redone only when its inputs changed.
+
+A stage is a module with one public entry ``run(ws) -> dict`` (a small summary). The list below
+is the whole pipeline; a stage whose module is not installed is reported as unavailable.
+A stage's fingerprint is the row counts of its input tables plus the fingerprints of the stages
+it follows; when it matches the last successful run the stage is skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from cxlens.errors import NotFoundError
+from cxlens.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    entry: str  # "module:function"
+    inputs: tuple[str, ...]
+    description: str
+
+    def load(self) -> Callable[[Workspace], dict[str, Any]] | None:
+        module_name, func = self.entry.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                return None
+            raise
+        return getattr(module, func)
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("identity", "cxlens.identity.stage:run",
+          ("identifiers", "parties", "interactions"), "resolve records to customers"),
+    Stage("journeys", "cxlens.journeys.stage:run",
+          ("identity_map", "interactions"), "stitch contacts into episodes"),
+    Stage("text", "cxlens.text.stage:run",
+          ("interactions", "messages", "parties", "surveys"), "language, PII, sentiment, intent"),
+    Stage("qa", "cxlens.qa.stage:run",
+          ("messages", "interaction_insights"), "quality inspection"),
+    Stage("profile", "cxlens.profile.stage:run",
+          ("identity_map", "journeys", "interaction_insights", "orders", "surveys"),
+          "customer 360"),
+)
+STAGE_NAMES = tuple(s.name for s in STAGES)
+
+
+def _fingerprint(ws: Workspace, stage: Stage, upstream: dict[str, str]) -> str:
+    counts = ws.warehouse.counts()
+    doc = {t: counts.get(t, 0) for t in stage.inputs}
+    doc["_upstream"] = upstream  # type: ignore[assignment]
+    doc["_settings"] = ws.settings.model_dump_json()  # type: ignore[assignment]
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _last_fingerprint(ws: Workspace, name: str) -> str | None:
+    runs = ws.warehouse.table("stage_runs")
+    rows = (
+        runs.filter(runs.stage == name).order_by(runs.finished_at.desc()).limit(1)
+        .select("fingerprint").to_pyarrow().to_pylist()
+    )
+    return rows[0]["fingerprint"] if rows else None
+
+
+def run(
+    ws: Workspace,
+    only: list[str] | None = None,
+    force: bool = False,
+    progress: Callable[[str, str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Run the pipeline (or the ``only`` stages). Returns one result dict per stage."""
+    unknown = [name for name in only or [] if name not in STAGE_NAMES]
+    if unknown:
+        raise NotFoundError(
+            f"unknown stage {', '.join(unknown)}", f"stages: {', '.join(STAGE_NAMES)}"
+        )
+    results: list[dict[str, Any]] = []
+    upstream: dict[str, str] = {}
+    for stage in STAGES:
+        if only and stage.name not in only:
+            continue
+        entry = stage.load()
+        if entry is None:
+            results.append({"stage": stage.name, "status": "unavailable"})
+            continue
+        fingerprint = _fingerprint(ws, stage, upstream)
+        upstream[stage.name] = fingerprint
+        if not force and _last_fingerprint(ws, stage.name) == fingerprint:
+            results.append({"stage": stage.name, "status": "up to date"})
+            continue
+        if progress:
+            progress(stage.name, stage.description)
+        started = datetime.now(UTC).replace(tzinfo=None)
+        t0 = time.perf_counter()
+        summary = entry(ws) or {}
+        seconds = round(time.perf_counter() - t0, 2)
+        ws.warehouse.append("stage_runs", [{
+            "stage": stage.name, "fingerprint": _fingerprint(ws, stage, upstream),
+            "started_at": started, "finished_at": datetime.now(UTC).replace(tzinfo=None),
+            "summary": json.dumps(summary, default=str, ensure_ascii=False),
+        }])
+        upstream[stage.name] = _fingerprint(ws, stage, upstream)
+        results.append({"stage": stage.name, "status": "done", "seconds": seconds, **summary})
+    return results

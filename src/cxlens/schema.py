@@ -1,0 +1,165 @@
+"""The canonical tables: the contract between stages (see docs/data-model.md).
+
+Names are fixed; columns may be added (the warehouse migrates by adding missing columns).
+Timestamps are naive and in UTC; the local zone is a setting used only for display and slicing.
+Every source record is keyed by ``(source, source_id)``, unique within its table.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import ibis
+import ibis.expr.datatypes as dt
+import pyarrow as pa
+
+S, I, F, B, T, D = "string", "int64", "float64", "boolean", "timestamp", "date"
+
+_ARROW = {S: pa.string(), I: pa.int64(), F: pa.float64(), B: pa.bool_(), T: pa.timestamp("us"), D: pa.date32()}
+
+# id_type vocabulary of the identifiers table
+ID_TYPES: Final = ("phone", "email", "account", "device", "social", "wechat", "order")
+CHANNELS: Final = ("phone", "ivr", "chat", "email", "web", "app", "social", "sms", "store")
+DIRECTIONS: Final = ("inbound", "outbound", "internal")
+SPEAKERS: Final = ("customer", "agent", "bot", "system")
+
+_RECORD = {"source": S, "source_id": S}
+_CONTACT_IDS = {"phone": S, "email": S, "account": S, "handle": S, "device": S}
+_LOAD = {"ingest_id": S}
+
+CANONICAL: Final[dict[str, dict[str, str]]] = {
+    "parties": {
+        **_RECORD, "name": S, "birth_date": D, "gender": S, "city": S, "region": S, "tier": S,
+        "language": S, "plan": S, "created_at": T, **_CONTACT_IDS, "wechat": S, **_LOAD,
+    },
+    "identifiers": {
+        "record_table": S, **_RECORD, "id_type": S, "id_value": S, "raw_value": S, **_LOAD,
+    },
+    "interactions": {
+        "interaction_id": S, **_RECORD, "channel": S, "direction": S, "queue": S, "agent_id": S,
+        "started_at": T, "answered_at": T, "ended_at": T, "wait_s": F, "talk_s": F, "hold_s": F,
+        "acw_s": F, "transfers": I, "abandoned": B, "disposition": S, "resolved": B, "reason": S,
+        "language": S, "subject": S, "text": S, "audio_ref": S, "contact_name": S,
+        "contact_city": S, **_CONTACT_IDS, "thread_id": S, **_LOAD,
+    },
+    "messages": {
+        "interaction_id": S, **_RECORD, "seq": I, "speaker": S, "ts": T, "text": S, **_LOAD,
+    },
+    "orders": {
+        **_RECORD, "ordered_at": T, "amount": F, "currency": S, "product": S, "status": S,
+        "order_channel": S, **_CONTACT_IDS, **_LOAD,
+    },
+    "web_events": {
+        **_RECORD, "session_id": S, "ts": T, "page": S, "event_type": S, "dwell_s": F,
+        **_CONTACT_IDS, **_LOAD,
+    },
+    "surveys": {
+        **_RECORD, "interaction_ref": S, "sent_at": T, "responded_at": T, "csat": I, "nps": I,
+        "ces": I, "comment": S, "language": S, **_CONTACT_IDS, **_LOAD,
+    },
+    "outreach": {
+        **_RECORD, "campaign": S, "variant": S, "channel": S, "sent_at": T, "responded_at": T,
+        "converted": B, **_CONTACT_IDS, **_LOAD,
+    },
+    "agents": {
+        **_RECORD, "name": S, "team": S, "skills": S, "site": S, "hired_at": T, "phone": S,
+        **_LOAD,
+    },
+    "cases": {
+        **_RECORD, "interaction_ref": S, "opened_at": T, "closed_at": T, "status": S, "reason": S,
+        "priority": S, "subject": S, **_CONTACT_IDS, **_LOAD,
+    },
+    "quarantine": {
+        "source": S, "record_table": S, "locator": S, "reason": S, "raw": S, "ingest_id": S,
+        "quarantined_at": T,
+    },
+    "ingest_log": {
+        "ingest_id": S, "source": S, "format": S, "path": S, "sha256": S, "rows_read": I,
+        "rows_stored": I, "rows_quarantined": I, "rows_duplicate": I, "started_at": T,
+        "finished_at": T, "status": S, "detail": S,
+    },
+}
+
+DERIVED: Final[dict[str, dict[str, str]]] = {
+    "identity_map": {
+        "record_table": S, **_RECORD, "customer_key": S, "method": S, "updated_at": T,
+    },
+    "identity_changes": {
+        "old_key": S, "new_key": S, "change": S, "records": I, "changed_at": T,
+    },
+    "identity_matches": {
+        "left_table": S, "left_source": S, "left_source_id": S, "right_table": S,
+        "right_source": S, "right_source_id": S, "match_weight": F, "match_probability": F,
+        "matched_at": T,
+    },
+    "journeys": {
+        "journey_id": S, "customer_key": S, "reason": S, "started_at": T, "ended_at": T,
+        "contacts": I, "assisted_contacts": I, "channels": S, "channel_path": S,
+        "duration_h": F, "resolved": B, "first_contact_resolved": B, "transfers": I,
+        "effort_score": F,
+    },
+    "interaction_insights": {
+        "interaction_id": S, "language": S, "sentiment": F, "sentiment_label": S,
+        "sentiment_start": F, "sentiment_end": F, "intent": S, "intent_confidence": F,
+        "redacted_text": S, "pii_found": I, "qa_score": F, "qa_passed": B, "keywords": S,
+    },
+    "scores": {"customer_key": S, "model": S, "score": F, "label": S, "reasons": S, "scored_at": T},
+    "customer_360": {"customer_key": S, "profile_json": S, "updated_at": T},
+    "decisions": {
+        "decision_id": S, "kind": S, "customer_key": S, "request": S, "answer": S,
+        "reasons": S, "decided_at": T,
+    },
+    "audit_log": {
+        "event_id": S, "at": T, "actor": S, "action": S, "target": S, "detail": S,
+    },
+    "users": {
+        "username": S, "role": S, "password_hash": S, "api_key_hash": S, "created_at": T,
+        "disabled": B,
+    },
+    "stage_runs": {
+        "stage": S, "fingerprint": S, "started_at": T, "finished_at": T, "summary": S,
+    },
+}
+
+ALL_TABLES: Final[dict[str, dict[str, str]]] = {**CANONICAL, **DERIVED}
+
+# Tables whose rows belong to one person: ``forget`` and the identity graph walk these.
+PERSONAL_TABLES: Final = (
+    "parties", "interactions", "orders", "web_events", "surveys", "outreach", "cases",
+)
+
+
+def ibis_schema(table: str) -> ibis.Schema:
+    """The Ibis schema of a canonical or derived table."""
+    return ibis.schema({k: dt.dtype(v) for k, v in ALL_TABLES[table].items()})
+
+
+def arrow_schema(table: str) -> pa.Schema:
+    """The Arrow schema of a table (timestamps in microseconds, naive UTC)."""
+    return ibis_schema(table).to_pyarrow()
+
+
+def conform(table: str, data: pa.Table) -> pa.Table:
+    """Cast ``data`` to the table's Arrow schema, adding missing columns as nulls.
+
+    Columns the schema does not know are dropped; the caller decides whether that is an error.
+    """
+    target = arrow_schema(table)
+    columns = []
+    for field in target:
+        if field.name in data.column_names:
+            columns.append(data.column(field.name).cast(field.type))
+        else:
+            columns.append(pa.nulls(data.num_rows, type=field.type))
+    return pa.Table.from_arrays(columns, schema=target)
+
+# Contact-reason codes shared by synth, journeys and the intent taxonomy (text/taxonomy.yaml).
+REASONS: Final = (
+    "billing", "delivery", "technical", "account_access", "product_enquiry", "cancellation",
+    "complaint", "refund",
+)
+
+
+def interaction_id(source: str, source_id: str) -> str:
+    """The global id of an interaction: ``source:source_id``."""
+    return f"{source}:{source_id}"

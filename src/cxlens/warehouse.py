@@ -1,0 +1,455 @@
+"""The warehouse: canonical tables behind one Ibis connection.
+
+Two stores implement the same small interface, and say what they can do as data
+(``supports_transactions``) rather than callers testing the backend name:
+
+* :class:`DuckDBStore` — the embedded default: one DuckDB file, real transactions.
+* :class:`SparkStore` — PySpark (``pyspark://local[2]`` or a cluster master): every table is a
+  set of Parquet batch folders listed in a manifest that is replaced atomically, so a write that
+  fails leaves the previous manifest (and so the previous table) in force.
+
+Reads are always Ibis tables; stages build Ibis expressions and hand them back to
+:meth:`Warehouse.replace` / :meth:`Warehouse.append` to materialise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cxlens import schema
+from cxlens.errors import NotFoundError, WarehouseError, WorkspaceError
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+KEY = ("source", "source_id")
+
+
+def _to_arrow(table: str, data: pa.Table | pa.RecordBatch | Any) -> pa.Table:
+    if isinstance(data, pa.RecordBatch):
+        data = pa.Table.from_batches([data])
+    elif not isinstance(data, pa.Table):  # pandas DataFrame or list of dicts
+        import pandas as pd
+
+        frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(list(data))
+        data = pa.Table.from_pandas(frame, preserve_index=False)
+    return schema.conform(table, data)
+
+
+def _conform_expr(table: str, expr: ir.Table) -> ir.Table:
+    import ibis
+
+    target = schema.ibis_schema(table)
+    cols = []
+    for name, dtype in target.items():
+        if name in expr.columns:
+            cols.append(expr[name].cast(dtype).name(name))
+        else:
+            cols.append(ibis.null(dtype).name(name))
+    return expr.select(cols)
+
+
+class DuckDBStore:
+    """Tables in one DuckDB file; writes are transactions."""
+
+    supports_transactions = True
+    name = "duckdb"
+
+    def __init__(self, path: Path, read_only: bool = False) -> None:
+        import duckdb
+        import ibis
+
+        self.path = path
+        try:
+            self.con = ibis.duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            text = str(exc)
+            if "lock" in text.lower():
+                raise WorkspaceError(
+                    f"warehouse {path} is locked by another process",
+                    "stop the other cxlens process (e.g. `cxlens serve`) or wait for it to finish",
+                ) from exc
+            raise WorkspaceError(f"cannot open warehouse {path}: {text.splitlines()[0]}") from exc
+        except duckdb.Error as exc:
+            raise WorkspaceError(
+                f"{path} is not a readable DuckDB warehouse: {str(exc).splitlines()[0]}",
+                "point --workspace at a cxlens workspace or run `cxlens init`",
+            ) from exc
+        self.raw = self.con.con
+        self._depth = 0
+
+    def list_tables(self) -> list[str]:
+        return list(self.con.list_tables())
+
+    def table(self, name: str) -> ir.Table:
+        return self.con.table(name)
+
+    def create(self, name: str, arrow_schema: pa.Schema) -> None:
+        self.con.create_table(name, schema=_ibis_schema_from_arrow(arrow_schema))
+
+    def add_column(self, name: str, column: str, dtype: str) -> None:
+        sql_type = self.con.compiler.type_mapper.to_string(_dtype(dtype))
+        self.raw.execute(f'ALTER TABLE "{name}" ADD COLUMN "{column}" {sql_type}')
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self.raw.execute("BEGIN TRANSACTION")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self._depth = 0
+            self.raw.execute("ROLLBACK")
+            raise
+        self._depth = 0
+        self.raw.execute("COMMIT")
+
+    def append(self, name: str, data: pa.Table) -> None:
+        if data.num_rows == 0:
+            return
+        view = f"_cx_in_{uuid.uuid4().hex}"
+        self.raw.register(view, data)
+        try:
+            self.raw.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM "{view}"')
+        finally:
+            self.raw.unregister(view)
+
+    def delete_keys(self, name: str, keys: pa.Table) -> None:
+        if keys.num_rows == 0:
+            return
+        view = f"_cx_keys_{uuid.uuid4().hex}"
+        self.raw.register(view, keys)
+        cols = keys.column_names
+        cond = " AND ".join(f't."{c}" IS NOT DISTINCT FROM k."{c}"' for c in cols)
+        try:
+            self.raw.execute(
+                f'DELETE FROM "{name}" t WHERE EXISTS (SELECT 1 FROM "{view}" k WHERE {cond})'
+            )
+        finally:
+            self.raw.unregister(view)
+
+    def replace_expr(self, name: str, expr: ir.Table) -> None:
+        sql = self.con.compile(expr)
+        with self.transaction():
+            self.raw.execute(f'DELETE FROM "{name}"')
+            self.raw.execute(f'INSERT INTO "{name}" BY NAME {sql}')
+
+    def replace_arrow(self, name: str, data: pa.Table) -> None:
+        with self.transaction():
+            self.raw.execute(f'DELETE FROM "{name}"')
+            self.append(name, data)
+
+    def append_expr(self, name: str, expr: ir.Table) -> None:
+        self.raw.execute(f'INSERT INTO "{name}" BY NAME {self.con.compile(expr)}')
+
+    def export_parquet(self, name: str, path: Path) -> None:
+        self.con.table(name).to_parquet(path)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.con.disconnect()
+
+
+class SparkStore:
+    """Tables as Parquet batch folders under ``<workspace>/spark/``, read through PySpark."""
+
+    supports_transactions = False
+    name = "pyspark"
+
+    def __init__(self, root: Path, master: str) -> None:
+        import ibis
+
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.session = _spark_session(master, root)
+        self.con = ibis.pyspark.connect(self.session)
+        self._schemas: dict[str, pa.Schema] = {}
+        for manifest in sorted(self.root.glob("*/_manifest.json")):
+            self._register(manifest.parent.name)
+
+    # -- manifest handling -------------------------------------------------------------------
+    def _manifest(self, name: str) -> dict[str, Any]:
+        path = self.root / name / "_manifest.json"
+        if not path.exists():
+            raise NotFoundError(f"table {name!r} does not exist")
+        return json.loads(path.read_text())
+
+    def _write_manifest(self, name: str, batches: list[str], arrow_schema: pa.Schema) -> None:
+        folder = self.root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        doc = {"batches": batches, "schema": arrow_schema.serialize().to_pybytes().hex()}
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".manifest-")
+        with os.fdopen(fd, "w") as handle:
+            json.dump(doc, handle)
+        os.replace(tmp, folder / "_manifest.json")  # the atomic step
+        old = {p.name for p in folder.iterdir() if p.is_dir()} - set(batches)
+        for stale in old:
+            shutil.rmtree(folder / stale, ignore_errors=True)
+        self._register(name)
+
+    def _register(self, name: str) -> None:
+        doc = self._manifest(name)
+        arrow_schema = pa.ipc.read_schema(pa.py_buffer(bytes.fromhex(doc["schema"])))
+        self._schemas[name] = arrow_schema
+        paths = [str(self.root / name / b) for b in doc["batches"]]
+        if paths:
+            frame = self.session.read.parquet(*paths)
+        else:
+            empty = pa.Table.from_batches([], schema=arrow_schema)
+            frame = self.session.createDataFrame(empty.to_pandas(), schema=_spark_ddl(arrow_schema))
+        frame.createOrReplaceTempView(name)
+
+    def _new_batch(self, name: str, data: pa.Table) -> str:
+        batch = f"batch-{uuid.uuid4().hex}"
+        folder = self.root / name / batch
+        folder.mkdir(parents=True)
+        pq.write_table(data, folder / "part-0.parquet", coerce_timestamps="us")
+        return batch
+
+    # -- store interface --------------------------------------------------------------------
+    def list_tables(self) -> list[str]:
+        return sorted(p.parent.name for p in self.root.glob("*/_manifest.json"))
+
+    def table(self, name: str) -> ir.Table:
+        if name not in self._schemas:
+            raise NotFoundError(f"table {name!r} does not exist")
+        return self.con.table(name)
+
+    def create(self, name: str, arrow_schema: pa.Schema) -> None:
+        self._write_manifest(name, [], arrow_schema)
+
+    def add_column(self, name: str, column: str, dtype: str) -> None:
+        # Parquet batches without the column read it as null; widening the schema suffices,
+        # but the batches must be rewritten so every file agrees with the manifest.
+        current = self.table(name).to_pyarrow()
+        target = self._schemas[name].append(pa.field(column, schema._ARROW[dtype]))
+        data = current.append_column(column, pa.nulls(current.num_rows, schema._ARROW[dtype]))
+        self._write_manifest(name, [self._new_batch(name, data.cast(target))], target)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        yield
+
+    def append(self, name: str, data: pa.Table) -> None:
+        if data.num_rows == 0:
+            return
+        doc = self._manifest(name)
+        self._write_manifest(
+            name, [*doc["batches"], self._new_batch(name, data)], self._schemas[name]
+        )
+
+    def delete_keys(self, name: str, keys: pa.Table) -> None:
+        if keys.num_rows == 0:
+            return
+        import ibis
+
+        current = self.table(name)
+        key_table = ibis.memtable(keys)
+        kept = current.anti_join(key_table, [current[c] == key_table[c] for c in keys.column_names])
+        self.replace_arrow(name, kept.to_pyarrow())
+
+    def replace_expr(self, name: str, expr: ir.Table) -> None:
+        self.replace_arrow(name, expr.to_pyarrow())
+
+    def replace_arrow(self, name: str, data: pa.Table) -> None:
+        data = data.cast(self._schemas[name])
+        self._write_manifest(name, [self._new_batch(name, data)], self._schemas[name])
+
+    def append_expr(self, name: str, expr: ir.Table) -> None:
+        self.append(name, expr.to_pyarrow())
+
+    def export_parquet(self, name: str, path: Path) -> None:
+        pq.write_table(self.table(name).to_pyarrow(), path)
+
+    def close(self) -> None:
+        """Spark sessions are shared per process; nothing to release per warehouse."""
+
+
+def _spark_session(master: str, root: Path) -> Any:
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)  # type: ignore[attr-defined]
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise WarehouseError(
+            "the pyspark backend needs PySpark", "pip install 'cxlens[spark]'"
+        ) from exc
+    scratch = tempfile.mkdtemp(prefix="cxlens-spark-")
+    return (
+        SparkSession.builder.master(master)
+        .appName("cxlens")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.warehouse.dir", scratch)
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.parquet.inferTimestampNTZ.enabled", "true")
+        .config("spark.sql.timestampType", "TIMESTAMP_NTZ")
+        .config("spark.driver.memory", "2g")
+        .getOrCreate()
+    )
+
+
+def _spark_ddl(arrow_schema: pa.Schema) -> str:
+    names = {
+        pa.string(): "STRING", pa.int64(): "BIGINT", pa.float64(): "DOUBLE",
+        pa.bool_(): "BOOLEAN", pa.date32(): "DATE",
+    }
+    parts = []
+    for field in arrow_schema:
+        kind = "TIMESTAMP_NTZ" if pa.types.is_timestamp(field.type) else names[field.type]
+        parts.append(f"`{field.name}` {kind}")
+    return ", ".join(parts)
+
+
+def _dtype(name: str) -> Any:
+    import ibis.expr.datatypes as dt
+
+    return dt.dtype(name)
+
+
+def _ibis_schema_from_arrow(arrow_schema: pa.Schema) -> Any:
+    import ibis
+
+    return ibis.Schema.from_pyarrow(arrow_schema)
+
+
+class Warehouse:
+    """The canonical tables of one workspace, on the configured backend.
+
+    >>> import cxlens
+    >>> ws = cxlens.open("demo-ws")                          # doctest: +SKIP
+    >>> ws.warehouse.table("interactions").count().execute()  # doctest: +SKIP
+    """
+
+    def __init__(self, url: str, workspace_path: Path, read_only: bool = False) -> None:
+        self.url = url
+        if url.startswith("duckdb://"):
+            target = url[len("duckdb://") :]
+            path = Path(target[1:]) if target.startswith("/") and target[1:2] == "/" else None
+            path = Path(target) if path is None else path
+            if not target or target in {"/", ":memory:", "/:memory:"}:
+                raise WarehouseError(f"backend URL {url!r} names no DuckDB file")
+            self.store: DuckDBStore | SparkStore = DuckDBStore(path, read_only=read_only)
+        elif url.startswith("pyspark://"):
+            master = url[len("pyspark://") :] or "local[2]"
+            self.store = SparkStore(workspace_path / "spark", master)
+        else:
+            scheme = url.split("://", 1)[0] if "://" in url else url
+            raise WarehouseError(
+                f"unknown backend {scheme!r} in {url!r}",
+                "use duckdb:///path/to/file.duckdb or pyspark://local[2]",
+            )
+
+    @property
+    def backend(self) -> str:
+        return self.store.name
+
+    @property
+    def con(self) -> Any:
+        """The Ibis backend (for stages that need ``ibis.memtable`` or raw compilation)."""
+        return self.store.con
+
+    # -- schema -------------------------------------------------------------------------------
+    def migrate(self, tables: Sequence[str] | None = None) -> list[str]:
+        """Create missing tables and add missing columns. Returns what was changed."""
+        changed: list[str] = []
+        existing = set(self.store.list_tables())
+        for name in tables or schema.ALL_TABLES:
+            if name not in existing:
+                self.store.create(name, schema.arrow_schema(name))
+                changed.append(name)
+                continue
+            have = set(self.store.table(name).columns)
+            for column, dtype in schema.ALL_TABLES[name].items():
+                if column not in have:
+                    self.store.add_column(name, column, dtype)
+                    changed.append(f"{name}.{column}")
+        return changed
+
+    def tables(self) -> list[str]:
+        return sorted(self.store.list_tables())
+
+    def table(self, name: str) -> ir.Table:
+        """The Ibis table ``name``; raises :class:`NotFoundError` for an unknown name."""
+        if name not in self.store.list_tables():
+            known = ", ".join(sorted(schema.ALL_TABLES))
+            raise NotFoundError(f"no table {name!r} in this warehouse", f"known tables: {known}")
+        return self.store.table(name)
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table, every table of the warehouse (quarantine included)."""
+        return {name: int(self.store.table(name).count().execute()) for name in self.tables()}
+
+    # -- writes -------------------------------------------------------------------------------
+    def transaction(self) -> contextlib.AbstractContextManager[None]:
+        """Group writes: all or nothing on stores that support transactions."""
+        return self.store.transaction()
+
+    def append(self, name: str, data: Any) -> int:
+        """Append rows (Arrow/pandas/records), conformed to the table's schema."""
+        arrow = _to_arrow(name, data)
+        with self.transaction():
+            self.store.append(name, arrow)
+        return arrow.num_rows
+
+    def upsert(self, name: str, data: Any, keys: Sequence[str] = KEY) -> int:
+        """Insert rows, replacing any existing row with the same ``keys`` (idempotent)."""
+        arrow = _to_arrow(name, data)
+        if arrow.num_rows == 0:
+            return 0
+        key_table = _distinct(arrow.select(list(keys)))
+        with self.transaction():
+            self.store.delete_keys(name, key_table)
+            self.store.append(name, arrow)
+        return arrow.num_rows
+
+    def delete_where(self, name: str, keys: pa.Table) -> None:
+        """Delete the rows whose columns match one of the rows of ``keys``."""
+        with self.transaction():
+            self.store.delete_keys(name, keys)
+
+    def replace(self, name: str, data: Any) -> int:
+        """Replace the whole content of a (derived) table by an Ibis expression or Arrow data."""
+        from ibis.expr.types import Table as IbisTable
+
+        if isinstance(data, IbisTable):
+            self.store.replace_expr(name, _conform_expr(name, data))
+            return int(self.store.table(name).count().execute())
+        arrow = _to_arrow(name, data)
+        self.store.replace_arrow(name, arrow)
+        return arrow.num_rows
+
+    def append_expr(self, name: str, expr: ir.Table) -> None:
+        """Append the result of an Ibis expression without pulling it into Python."""
+        self.store.append_expr(name, _conform_expr(name, expr))
+
+    def export_parquet(self, name: str, path: Path) -> Path:
+        self.table(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.store.export_parquet(name, path)
+        return path
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def _distinct(table: pa.Table) -> pa.Table:
+    return table.group_by(table.column_names).aggregate([])
