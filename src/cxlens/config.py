@@ -58,13 +58,18 @@ class LocaleSettings(_Section):
 class IdentitySettings(_Section):
     """Rules of the identifier graph (see docs/identity.md)."""
 
-    max_records_per_phone: int = 4
-    max_records_per_email: int = 6
+    # a phone/e-mail found on party records of more than this many distinct people (accounts)
+    # is a household or switchboard value: it never merges records by itself
     max_accounts_per_identifier: int = 2
+    household_types: list[str] = Field(default_factory=lambda: ["phone", "email"])
+    # a value on more records than this is junk (a default filled in by a form): ignored
+    max_records_per_value: int = 20_000
+    # written in any form; normalised like the identifiers. Agents' phones are added to them.
     blocked_values: list[str] = Field(default_factory=list)
     splink: bool = True
     splink_threshold: float = 0.99
     max_iterations: int = 50
+    incremental: bool = True
 
 
 class JourneySettings(_Section):

@@ -92,6 +92,11 @@ DERIVED: Final[dict[str, dict[str, str]]] = {
         "right_source": S, "right_source_id": S, "match_weight": F, "match_probability": F,
         "matched_at": T,
     },
+    # scratch tables of the identity stage (node ids, graph edges, label-propagation rounds)
+    "identity_nodes": {"node_id": I, "record_table": S, **_RECORD},
+    "identity_edges": {"node_id": I, "edge": S, "kind": S},
+    "identity_labels_a": {"node_id": I, "label": I},
+    "identity_labels_b": {"node_id": I, "label": I},
     "journeys": {
         "journey_id": S, "customer_key": S, "reason": S, "started_at": T, "ended_at": T,
         "contacts": I, "assisted_contacts": I, "channels": S, "channel_path": S,
@@ -104,7 +109,11 @@ DERIVED: Final[dict[str, dict[str, str]]] = {
         "redacted_text": S, "pii_found": I, "qa_score": F, "qa_passed": B, "keywords": S,
     },
     "scores": {"customer_key": S, "model": S, "score": F, "label": S, "reasons": S, "scored_at": T},
-    "customer_360": {"customer_key": S, "profile_json": S, "updated_at": T},
+    "customer_360": {
+        "customer_key": S, "profile_json": S, "updated_at": T, "name": S, "tier": S,
+        "city": S, "segment": S, "records": I, "orders": I, "spend": F, "contacts_90d": I,
+        "last_contact_at": T, "open_cases": I,
+    },
     "decisions": {
         "decision_id": S, "kind": S, "customer_key": S, "request": S, "answer": S,
         "reasons": S, "decided_at": T,
