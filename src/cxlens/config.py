@@ -115,11 +115,19 @@ class SecuritySettings(_Section):
 
     secret: str = ""
     session_hours: float = 12.0
+    min_password_length: int = Field(default=8, ge=1)
+    login_attempts: int = Field(default=5, ge=1)  # failures per user per 5 min before a lock-out
 
 
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = 8765
+    # The server holds the DuckDB file only while requests arrive, so CLI commands can run
+    # between them (see docs/web.md).
+    idle_release_s: float = Field(default=3.0, ge=0)
+    cache_seconds: float = Field(default=300.0, ge=0)
+    session_secret: str = ""  # empty = a random key kept in <workspace>/.session-key
+    cookie_secure: bool = False  # set true behind HTTPS
 
 
 class Settings(_Section):
