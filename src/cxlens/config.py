@@ -94,11 +94,17 @@ class SpeechSettings(_Section):
     engine: Literal["pocketsphinx", "faster-whisper"] = "pocketsphinx"
     model_dir: str = ""
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # pocketsphinx: "domain" = small LM built from contact-centre phrases (see docs/speech.md)
+    language_model: Literal["domain", "general"] = "domain"
+    domain_phrases_file: str = ""
+    agent_channel: int = Field(default=0, ge=0, le=1)
+    audio_dir: str = ""
 
 
 class QASettings(_Section):
     rules_file: str = ""
     long_silence_s: float = 8.0
+    negative_sentiment: float = -0.2
 
 
 class WfmSettings(_Section):

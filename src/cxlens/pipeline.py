@@ -44,6 +44,8 @@ STAGES: tuple[Stage, ...] = (
           ("identifiers", "parties", "interactions"), "resolve records to customers"),
     Stage("journeys", "cxlens.journeys.stage:run",
           ("identity_map", "interactions"), "stitch contacts into episodes"),
+    Stage("speech", "cxlens.speech.stage:run",
+          ("interactions",), "transcribe call recordings"),
     Stage("text", "cxlens.text.stage:run",
           ("interactions", "messages", "parties", "surveys"), "language, PII, sentiment, intent"),
     Stage("qa", "cxlens.qa.stage:run",

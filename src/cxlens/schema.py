@@ -97,6 +97,7 @@ DERIVED: Final[dict[str, dict[str, str]]] = {
     "identity_edges": {"node_id": I, "edge": S, "kind": S},
     "identity_labels_a": {"node_id": I, "label": I},
     "identity_labels_b": {"node_id": I, "label": I},
+    "identity_keys": {"node_id": I, "customer_key": S, "method": S, "updated_at": T},
     "journeys": {
         "journey_id": S, "customer_key": S, "reason": S, "started_at": T, "ended_at": T,
         "contacts": I, "assisted_contacts": I, "channels": S, "channel_path": S,
@@ -127,6 +128,16 @@ DERIVED: Final[dict[str, dict[str, str]]] = {
     },
     "stage_runs": {
         "stage": S, "fingerprint": S, "started_at": T, "finished_at": T, "summary": S,
+    },
+    "qa_results": {
+        "interaction_id": S, "agent_id": S, "rule": S, "passed": B, "applicable": B,
+        "weight": F, "evidence": S, "score": F, "scored_at": T,
+    },
+    "speech_metrics": {
+        "interaction_id": S, "audio_ref": S, "status": S, "engine": S, "language": S,
+        "channels": I, "duration_s": F, "talk_s": F, "agent_talk_s": F, "customer_talk_s": F,
+        "talk_ratio": F, "silence_share": F, "longest_silence_s": F, "overtalk_s": F,
+        "overtalk_share": F, "segments": I, "rtf": F, "processed_at": T,
     },
 }
 
