@@ -114,6 +114,14 @@ class WfmSettings(_Section):
     shrinkage: float = 0.3
     max_occupancy: float = 0.85
     holidays: list[str] = Field(default_factory=list)
+    # planning (see docs/wfm.md): real-time channels staffed by agents, backtest length,
+    # days above incident_factor x the usual same-weekday volume are cleaned before fitting,
+    # patience_s 0 = estimate from abandoned calls, staffing model erlang_c or erlang_a
+    channels: list[str] = Field(default_factory=lambda: ["phone", "chat"])
+    backtest_weeks: int = 2
+    incident_factor: float = 1.5
+    patience_s: float = 0.0
+    staffing_model: Literal["erlang_c", "erlang_a"] = "erlang_c"
 
 
 class SecuritySettings(_Section):
