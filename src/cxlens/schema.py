@@ -102,7 +102,15 @@ DERIVED: Final[dict[str, dict[str, str]]] = {
         "journey_id": S, "customer_key": S, "reason": S, "started_at": T, "ended_at": T,
         "contacts": I, "assisted_contacts": I, "channels": S, "channel_path": S,
         "duration_h": F, "resolved": B, "first_contact_resolved": B, "transfers": I,
-        "effort_score": F,
+        "effort_score": F, "self_service_touches": I, "abandoned_contacts": I,
+        "first_channel": S, "wait_s": F,
+    },
+    # One row per touch of a journey (interactions, plus linked web sessions as self-service
+    # touches): the flags every journey KPI (true/channel FCR, repeat rate, containment) reads.
+    "journey_contacts": {
+        "journey_id": S, "interaction_id": S, "seq": I, "customer_key": S, "channel": S,
+        "started_at": T, "kind": S, "first_assisted": B, "repeat_any": B, "repeat_channel": B,
+        "followed_by_assisted": B,
     },
     "interaction_insights": {
         "interaction_id": S, "language": S, "sentiment": F, "sentiment_label": S,
