@@ -73,13 +73,21 @@ class IdentitySettings(_Section):
 
 
 class JourneySettings(_Section):
-    window_days: float = 7.0
+    """Episode stitching (see docs/journeys.md)."""
+
+    window_days: float = Field(default=7.0, gt=0)
+    split_by_reason: bool = True
+    self_service_channels: list[str] = Field(default_factory=lambda: ["ivr", "web", "app"])
+    include_web_sessions: bool = True
 
 
 class MetricSettings(_Section):
-    service_level_seconds: int = 20
-    service_level_target: float = 0.8
-    short_abandon_seconds: int = 5
+    """KPI parameters (see docs/kpis.md)."""
+
+    service_level_seconds: int = Field(default=20, gt=0)
+    service_level_target: float = Field(default=0.8, gt=0, le=1)
+    short_abandon_seconds: int = Field(default=5, ge=0)
+    live_channels: list[str] = Field(default_factory=lambda: ["phone", "chat"])
 
 
 class TextSettings(_Section):
