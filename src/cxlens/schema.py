@@ -109,7 +109,7 @@ DERIVED: Final[dict[str, dict[str, str]]] = {
     # touches): the flags every journey KPI (true/channel FCR, repeat rate, containment) reads.
     "journey_contacts": {
         "journey_id": S, "interaction_id": S, "seq": I, "customer_key": S, "channel": S,
-        "started_at": T, "kind": S, "first_assisted": B, "repeat_any": B, "repeat_channel": B,
+        "started_at": T, "reason": S, "kind": S, "first_assisted": B, "repeat_any": B, "repeat_channel": B,
         "followed_by_assisted": B,
     },
     "interaction_insights": {
