@@ -1,0 +1,460 @@
+"""What each page shows, computed from the stage modules (metrics, journeys, profile, quality, qa,
+wfm). The web pages, the JSON API and the static report all call these functions, so they show
+the same numbers.
+
+Every view degrades instead of failing: a module that is not installed, or a table the pipeline
+has not filled yet, gives a block with ``ok=False`` and a message, rendered as "no data yet".
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from types import ModuleType
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from cxlens.errors import CxlensError, NotFoundError
+from cxlens.server import charts
+from cxlens.server.filters import Filters
+from cxlens.server.i18n import label
+from cxlens.workspace import Workspace
+
+Block = dict[str, Any]
+
+
+def stage_module(name: str) -> ModuleType | None:
+    """``cxlens.<name>`` or None when that part of cxlens is not installed."""
+    full = f"cxlens.{name}"
+    try:
+        return importlib.import_module(full)
+    except ModuleNotFoundError as exc:
+        if exc.name and full.startswith(exc.name):
+            return None
+        raise
+
+
+def block(block_id: str, option: dict[str, Any] | None = None, message: str = "",
+          **extra: Any) -> Block:
+    """A chart block; ``ok`` is True only when the option holds at least one data point."""
+    ok = option is not None and _has_points(option)
+    return {"id": block_id, "ok": ok, "option": option if ok else None,
+            "message": "" if ok else message, **extra}
+
+
+def _has_points(option: dict[str, Any]) -> bool:
+    for series in option.get("series", []):
+        if series.get("data"):
+            return True
+    return False
+
+
+def clean(value: Any) -> Any:
+    """JSON-friendly Python values (numpy → python, NaN → None, timestamps → ISO text)."""
+    if isinstance(value, dict):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        try:
+            value = value.item()
+        except (ValueError, AttributeError):
+            pass
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if value is not None and type(value).__name__ in {"NAType", "NaTType"}:
+        return None
+    return value
+
+
+def records(frame: Any) -> list[dict[str, Any]]:
+    """Rows of a pandas DataFrame / Arrow table / list of dicts, cleaned."""
+    if frame is None:
+        return []
+    if hasattr(frame, "to_dict") and hasattr(frame, "columns"):
+        return [clean(r) for r in frame.to_dict("records")]
+    if hasattr(frame, "to_pylist"):
+        return [clean(r) for r in frame.to_pylist()]
+    return [clean(dict(r)) for r in frame]
+
+
+# -- metrics helpers ---------------------------------------------------------------------------
+def kpi_catalog() -> dict[str, dict[str, str]]:
+    """name → {label_en, label_zh, definition, unit} from ``cxlens.metrics.KPIS``."""
+    metrics = stage_module("metrics")
+    if metrics is None:
+        return {}
+    out: dict[str, dict[str, str]] = {}
+    for name, kpi in metrics.KPIS.items():
+        get = kpi.get if isinstance(kpi, dict) else lambda k, d="", o=kpi: getattr(o, k, d)
+        out[name] = {k: str(get(k, "") or "") for k in ("label_en", "label_zh", "definition",
+                                                         "unit")}
+    return out
+
+
+def kpi_label(name: str, lang: str, catalog: dict[str, dict[str, str]] | None = None) -> str:
+    entry = (catalog or kpi_catalog()).get(name)
+    if not entry:
+        return name
+    return entry["label_zh" if lang == "zh" else "label_en"] or name
+
+
+def compute(ws: Workspace, kpi: str, f: Filters, by: str | list[str] | None = None,
+            grain: str | None = None) -> list[dict[str, Any]]:
+    """``metrics.compute`` for the filtered period as rows; [] when the KPI is unknown."""
+    metrics = stage_module("metrics")
+    if metrics is None or kpi not in metrics.KPIS:
+        return []
+    frame = metrics.compute(ws, kpi, by=by, grain=grain, start=f.start, end=f.end,
+                            filters=f.dims)
+    return records(frame)
+
+
+def _missing(module: str, lang: str) -> str:
+    return label("unavailable", lang).format(module=module)
+
+
+# -- reference data ----------------------------------------------------------------------------
+def data_period(ws: Workspace) -> tuple[date, date] | None:
+    """First and last local day with contacts (None when there are none)."""
+    metrics = stage_module("metrics")
+    if metrics is not None and hasattr(metrics, "period_bounds"):
+        bounds = metrics.period_bounds(ws)
+        if bounds and bounds[0] is not None:
+            return _as_date(bounds[0]), _as_date(bounds[1])
+        return None
+    t = ws.warehouse.table("interactions")
+    row = t.aggregate(lo=t.started_at.min(), hi=t.started_at.max()).to_pyarrow().to_pylist()[0]
+    if row["lo"] is None:
+        return None
+    zone = ZoneInfo(ws.settings.locale.timezone)
+    return (_local(row["lo"], zone).date(), _local(row["hi"], zone).date())
+
+
+def _as_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if hasattr(value, "date"):
+        return value.date()  # type: ignore[no-any-return]
+    return date.fromisoformat(str(value)[:10])
+
+
+def _local(ts: datetime, zone: ZoneInfo) -> datetime:
+    from datetime import UTC
+
+    return ts.replace(tzinfo=UTC).astimezone(zone)
+
+
+def filter_options(ws: Workspace) -> dict[str, list[str]]:
+    """Values for the channel, queue and tier pickers."""
+    wh = ws.warehouse
+    out: dict[str, list[str]] = {}
+    for dim, table in (("channel", "interactions"), ("queue", "interactions"),
+                       ("tier", "parties")):
+        t = wh.table(table)
+        values = t.select(t[dim]).distinct().to_pyarrow().column(0).to_pylist()
+        out[dim] = sorted(str(v) for v in values if v not in (None, ""))[:200]
+    return out
+
+
+# -- pages -------------------------------------------------------------------------------------
+OVERVIEW_TREND_KPI = "offered"
+
+
+def overview(ws: Workspace, f: Filters, lang: str) -> dict[str, Any]:
+    """KPI tiles vs the previous period, trend, weekday × hour peaks, channel mix, top reasons."""
+    metrics = stage_module("metrics")
+    if metrics is None:
+        missing = _missing("metrics", lang)
+        return {"tiles": [], "blocks": {k: block(k, None, missing) for k in
+                                        ("trend", "heatmap", "channel_mix", "reasons",
+                                         "sentiment")}}
+    catalog = kpi_catalog()
+    tiles = [_tile(t, catalog, lang) for t in records(
+        metrics.overview(ws, start=f.start, end=f.end, filters=f.dims))]
+    trend_rows = compute(ws, OVERVIEW_TREND_KPI, f, by="channel", grain="day")
+    trend = _series_by(trend_rows, "channel")
+    blocks = {
+        "trend": block("trend", charts.line(trend[0], trend[1], area=True, stack=True)
+                       if trend[0] else None),
+        "heatmap": heatmap_block(ws, f, lang),
+        "channel_mix": _share_block("channel_mix", compute(ws, OVERVIEW_TREND_KPI, f,
+                                                          by="channel"), "channel"),
+        "reasons": _top_block("reasons", compute(ws, OVERVIEW_TREND_KPI, f, by="reason"),
+                              "reason", kpi_label(OVERVIEW_TREND_KPI, lang, catalog)),
+        "sentiment": _trend_block("sentiment", compute(ws, "sentiment_index", f, grain="day"),
+                                  kpi_label("sentiment_index", lang, catalog)),
+    }
+    return {"tiles": tiles, "blocks": blocks}
+
+
+def _tile(raw: dict[str, Any], catalog: dict[str, dict[str, str]], lang: str) -> dict[str, Any]:
+    name = str(raw.get("kpi") or raw.get("name") or "")
+    entry = catalog.get(name, {})
+    unit = str(raw.get("unit") or entry.get("unit") or "")
+    value, previous = raw.get("value"), raw.get("previous")
+    change = raw.get("change")
+    if change is None and value is not None and previous not in (None, 0):
+        change = (value - previous) / abs(previous)
+    return {"kpi": name, "label": kpi_label(name, lang, catalog), "unit": unit, "value": value,
+            "previous": previous, "change": change,
+            "definition": entry.get("definition", ""),
+            "display": fmt_value(value, unit), "previous_display": fmt_value(previous, unit),
+            "change_display": _fmt_change(change, unit),
+            "trend": "none" if change is None else "up" if change > 0.0005 else
+            "down" if change < -0.0005 else "flat"}
+
+
+def _is_rate(unit: str) -> bool:
+    return unit.lower() in {"rate", "ratio", "%", "pct", "percent", "share", "fraction"}
+
+
+def fmt_value(value: Any, unit: str = "") -> str:
+    """A number as a manager reads it: 12,345 · 81.2% · 245 s · 4.31."""
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    number = float(value)
+    if math.isnan(number):
+        return "—"
+    unit_l = unit.lower()
+    if _is_rate(unit_l):
+        return f"{number * 100:.1f}%"
+    if unit_l in {"s", "sec", "seconds", "second"}:
+        return f"{number:,.0f} s"
+    if unit_l in {"count", "contacts", "n", ""} and number == int(number):
+        return f"{int(number):,}"
+    return f"{number:,.2f}"
+
+
+def _fmt_change(change: Any, unit: str) -> str:
+    if change is None:
+        return ""
+    return f"{'+' if change >= 0 else ''}{float(change) * 100:.1f}%"
+
+
+def _series_by(rows: list[dict[str, Any]], dim: str,
+               value: str = "value") -> tuple[list[str], dict[str, list[Any]]]:
+    periods = sorted({str(r.get("period"))[:10] for r in rows if r.get("period") is not None})
+    names = sorted({str(r.get(dim)) for r in rows})
+    index = {(str(r.get("period"))[:10], str(r.get(dim))): r.get(value) for r in rows}
+    return periods, {n: [index.get((p, n)) for p in periods] for n in names}
+
+
+def _share_block(block_id: str, rows: list[dict[str, Any]], dim: str) -> Block:
+    items = [(str(r.get(dim)), r.get("value") or 0) for r in rows if r.get(dim) is not None]
+    items.sort(key=lambda kv: -float(kv[1]))
+    return block(block_id, charts.pie(items) if items else None, rows=rows)
+
+
+def _top_block(block_id: str, rows: list[dict[str, Any]], dim: str, name: str,
+               top: int = 10, percent: bool = False) -> Block:
+    items = sorted((r for r in rows if r.get(dim) is not None and r.get("value") is not None),
+                   key=lambda r: -float(r["value"]))[:top]
+    items.reverse()  # largest on top in a horizontal bar chart
+    option = charts.bars([r[dim] for r in items], {name: [r["value"] for r in items]},
+                         horizontal=True, percent=percent) if items else None
+    return block(block_id, option, rows=rows)
+
+
+def _trend_block(block_id: str, rows: list[dict[str, Any]], name: str,
+                 percent: bool = False) -> Block:
+    rows = [r for r in rows if r.get("period") is not None]
+    rows.sort(key=lambda r: str(r["period"]))
+    option = charts.line([str(r["period"])[:10] for r in rows],
+                         {name: [r.get("value") for r in rows]}, percent=percent) if rows else None
+    return block(block_id, option, rows=rows)
+
+
+def heatmap_block(ws: Workspace, f: Filters, lang: str) -> Block:
+    """Contacts by local weekday × hour over the period (the peaks)."""
+    metrics = stage_module("metrics")
+    if metrics is None or not hasattr(metrics, "heatmap"):
+        return block("heatmap", None, _missing("metrics", lang))
+    rows = records(metrics.heatmap(ws, start=f.start, end=f.end, filters=f.dims))
+    cells = [(int(r["weekday"]), int(r["hour"]), float(r.get("value") or 0)) for r in rows]
+    names = label("weekday_names", lang).split(",")
+    return block("heatmap", charts.heatmap(cells, names) if cells else None, rows=rows)
+
+
+def journeys_view(ws: Workspace, f: Filters, lang: str) -> dict[str, Any]:
+    """Sankey of channel paths, true vs channel FCR by reason, repeat-contact drivers."""
+    catalog = kpi_catalog()
+    paths = journey_paths(ws, f)
+    fcr_true = compute(ws, "fcr_true", f, by="reason")
+    fcr_channel = compute(ws, "fcr_channel", f, by="reason")
+    reasons = sorted({str(r.get("reason")) for r in fcr_true + fcr_channel
+                      if r.get("reason") is not None})
+    true_by = {str(r.get("reason")): r.get("value") for r in fcr_true}
+    chan_by = {str(r.get("reason")): r.get("value") for r in fcr_channel}
+    fcr_option = charts.bars(reasons, {
+        kpi_label("fcr_channel", lang, catalog): [chan_by.get(r) for r in reasons],
+        kpi_label("fcr_true", lang, catalog): [true_by.get(r) for r in reasons],
+    }, percent=True) if reasons else None
+    repeat = compute(ws, "repeat_rate", f, by="reason")
+    tiles = []
+    metrics = stage_module("metrics")
+    if metrics is not None:
+        tiles = [_tile(t, catalog, lang) for t in records(
+            metrics.overview(ws, start=f.start, end=f.end, filters=f.dims))
+            if str(t.get("kpi") or t.get("name")) in {"fcr_true", "fcr_channel", "repeat_rate",
+                                                      "contacts_per_customer", "journeys"}]
+    message = "" if stage_module("journeys") else _missing("journeys", lang)
+    return {
+        "tiles": tiles,
+        "paths": paths[:25],
+        "blocks": {
+            "sankey": block("sankey", charts.sankey([(p["path"], p["journeys"]) for p in paths])
+                            if paths else None, message),
+            "fcr_by_reason": block("fcr_by_reason", fcr_option, message,
+                                   rows={"fcr_true": fcr_true, "fcr_channel": fcr_channel}),
+            "repeat_drivers": _top_block("repeat_drivers", repeat, "reason",
+                                         kpi_label("repeat_rate", lang, catalog), percent=True),
+        },
+    }
+
+
+def journey_paths(ws: Workspace, f: Filters, top: int = 40) -> list[dict[str, Any]]:
+    """The most common channel paths of journeys that started in the period."""
+    j = ws.warehouse.table("journeys")
+    start = datetime.combine(f.start, datetime.min.time())
+    end = datetime.combine(f.end_exclusive, datetime.min.time())
+    zone = ZoneInfo(ws.settings.locale.timezone)
+    # Journey times are naive UTC; the period is in local days, so shift the bounds.
+    offset = zone.utcoffset(start) or timedelta(0)
+    expr = j.filter((j.started_at >= start - offset) & (j.started_at < end - offset)
+                    & j.channel_path.notnull())
+    if f.channel:
+        expr = expr.filter(expr.channel_path.contains(f.channel))
+    rows = expr.group_by(path=expr.channel_path).aggregate(
+        journeys=expr.count(), resolved=expr.resolved.cast("int64").sum())
+    return records(rows.order_by([rows.journeys.desc(), rows.path]).limit(top).to_pyarrow())
+
+
+def agents_view(ws: Workspace, f: Filters, lang: str) -> dict[str, Any]:
+    """Handled, AHT, FCR, CSAT per agent, team and queue, and the QA scorecards."""
+    catalog = kpi_catalog()
+    kpis = [k for k in ("handled", "aht", "fcr_channel", "fcr_true", "transfer_rate", "csat")
+            if k in catalog]
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for dim in ("queue", "team", "agent"):
+        merged: dict[str, dict[str, Any]] = {}
+        for kpi in kpis:
+            for r in compute(ws, kpi, f, by=dim):
+                key = r.get(dim)
+                if key is None:
+                    continue
+                merged.setdefault(str(key), {dim: key})[kpi] = r.get("value")
+        ordered = sorted(merged.values(), key=lambda r: -(r.get("handled") or 0))
+        tables[dim] = ordered
+    queue_rows = tables.get("queue", [])
+    aht = charts.bars([r["queue"] for r in queue_rows],
+                      {kpi_label("aht", lang, catalog): [r.get("aht") for r in queue_rows]},
+                      y_name="s") if queue_rows and "aht" in kpis else None
+    handled = charts.bars([r["queue"] for r in queue_rows],
+                          {kpi_label("handled", lang, catalog): [r.get("handled")
+                                                                 for r in queue_rows]}
+                          ) if queue_rows and "handled" in kpis else None
+    scorecards: list[dict[str, Any]] = []
+    qa = stage_module("qa")
+    if qa is not None and hasattr(qa, "scorecards"):
+        scorecards = records(qa.scorecards(ws, by="agent"))
+    missing = "" if catalog else _missing("metrics", lang)
+    return {
+        "kpis": [{"kpi": k, "label": kpi_label(k, lang, catalog),
+                  "unit": catalog[k]["unit"]} for k in kpis],
+        "tables": tables,
+        "scorecards": scorecards,
+        "blocks": {
+            "handled_by_queue": block("handled_by_queue", handled, missing),
+            "aht_by_queue": block("aht_by_queue", aht, missing),
+            "sentiment": _trend_block("sentiment", compute(ws, "sentiment_index", f, grain="day"),
+                                      kpi_label("sentiment_index", lang, catalog)),
+        },
+    }
+
+
+def quality_view(ws: Workspace, lang: str) -> dict[str, Any]:
+    """The connectors' data-quality report plus stored vs quarantined rows per table."""
+    counts = ws.warehouse.counts()
+    q = ws.warehouse.table("quarantine")
+    by_reason = records(q.group_by(["record_table", "reason"]).aggregate(rows=q.count())
+                        .order_by(["record_table", "reason"]).to_pyarrow())
+    tables = [t for t, n in counts.items() if n and t not in {"quarantine", "stage_runs",
+                                                              "audit_log", "users"}]
+    quarantined = {}
+    for r in by_reason:
+        quarantined[r["record_table"]] = quarantined.get(r["record_table"], 0) + r["rows"]
+    option = charts.bars(tables, {label("rows", lang): [counts[t] for t in tables],
+                                  "quarantine": [quarantined.get(t, 0) for t in tables]},
+                         horizontal=True) if tables else None
+    report: dict[str, Any] | None = None
+    quality = stage_module("quality")
+    if quality is not None and hasattr(quality, "report"):
+        report = clean(quality.report(ws))
+    return {"counts": counts, "quarantine": by_reason, "report": report,
+            "blocks": {"rows": block("rows", option)}}
+
+
+def workforce_view(ws: Workspace, f: Filters, lang: str) -> dict[str, Any]:
+    """Forecast vs actual, the staffing plan and its peaks (from ``cxlens.wfm``)."""
+    wfm = stage_module("wfm")
+    view: dict[str, Any] = {"plan": [], "blocks": {}}
+    actual = compute(ws, OVERVIEW_TREND_KPI, f, grain="day")
+    forecast_rows: list[dict[str, Any]] = []
+    message = _missing("wfm", lang) if wfm is None else ""
+    if wfm is not None and hasattr(wfm, "dashboard"):
+        try:
+            doc = wfm.dashboard(ws, start=f.start, end=f.end, filters=f.dims)
+        except CxlensError as exc:
+            message = str(exc)
+            doc = {}
+        forecast_rows = records(doc.get("forecast"))
+        view["plan"] = records(doc.get("plan"))[:500]
+        view["summary"] = clean(doc.get("summary"))
+    periods = sorted({str(r.get("period"))[:10] for r in actual + forecast_rows
+                      if r.get("period") is not None})
+    act = {str(r.get("period"))[:10]: r.get("value") for r in actual}
+    fc = {str(r.get("period"))[:10]: r.get("value") for r in forecast_rows}
+    series = {label("contacts", lang): [act.get(p) for p in periods]}
+    if fc:
+        series["forecast"] = [fc.get(p) for p in periods]
+    view["blocks"]["forecast"] = block("forecast", charts.line(periods, series)
+                                       if periods else None, message)
+    view["blocks"]["heatmap"] = heatmap_block(ws, f, lang)
+    return view
+
+
+def contacts_view(ws: Workspace, kpi: str, f: Filters, limit: int = 500) -> dict[str, Any]:
+    """The contacts behind a KPI tile (drill-down), newest first."""
+    metrics = stage_module("metrics")
+    if metrics is None:
+        raise NotFoundError("the KPI layer is not installed", "install cxlens with metrics")
+    if kpi not in metrics.KPIS:
+        raise NotFoundError(f"unknown KPI {kpi!r}", "known KPIs: " + ", ".join(sorted(
+            metrics.KPIS)))
+    rows = records(metrics.contacts(ws, kpi, start=f.start, end=f.end, filters=f.dims))
+    return {"kpi": kpi, "total": len(rows), "rows": rows[:limit],
+            "columns": list(rows[0].keys()) if rows else []}
+
+
+def customer_view(ws: Workspace, identifier: str, actor: str,
+                  audit: Callable[[Workspace, str, str, str, str], Any]) -> dict[str, Any]:
+    """One customer's 360 profile with the cross-channel timeline (the read is audited)."""
+    profile = stage_module("profile")
+    if profile is None:
+        raise NotFoundError("customer profiles are not installed yet",
+                            "install cxlens with the profile stage")
+    doc = clean(profile.lookup(ws, identifier))
+    key = str(doc.get("customer_key", ""))
+    audit(ws, actor, "profile_read", key, "web")
+    return doc

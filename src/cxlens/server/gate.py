@@ -1,0 +1,157 @@
+"""Shared access to the workspace for the server: open on demand, release when idle, cache.
+
+DuckDB lets one process open a database file for writing, and while it does no other process can
+open it at all. The server therefore opens the warehouse when a request needs it and closes it
+again after ``server.idle_release_s`` seconds without requests, so ``cxlens`` commands can run
+between a user's clicks. A request that arrives while a CLI command holds the file gets a 503
+with ``Retry-After`` instead of hanging. Requests use the workspace one at a time (a lock):
+DuckDB parallelises each query itself, and an Ibis connection is not meant to be shared by threads.
+
+Expensive aggregates are cached per request parameters; the cache is dropped whenever the
+warehouse changed between two openings (table counts and the last stage run differ), and entries
+expire after ``server.cache_seconds``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+from cxlens.errors import CxlensError, WorkspaceError
+from cxlens.workspace import Workspace, open_workspace
+
+T = TypeVar("T")
+
+# Backends whose storage is a file one process locks exclusively (so the server lets go of it).
+EXCLUSIVE_FILE_BACKENDS: Final = frozenset({"duckdb"})
+
+
+class WarehouseBusy(CxlensError):
+    """Another process holds the warehouse; the request should be retried shortly."""
+
+    exit_code = 75
+
+
+class Gate:
+    """The server's handle on one workspace folder."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        probe = open_workspace(path)  # validates the folder and settings up front
+        self.settings = probe.settings
+        try:
+            probe.warehouse  # noqa: B018 - migrate once with write access, then let go
+        finally:
+            probe.close()
+        self._lock = threading.RLock()
+        self._ws: Workspace | None = None
+        self._last_used = 0.0
+        self._in_use = 0
+        self._fingerprint: str | None = None
+        self._cache: dict[str, tuple[float, Any]] = {}
+        self._users: dict[str, dict[str, Any]] | None = None
+        self._reaper: threading.Thread | None = None
+        self._closed = False
+        self.opened_count = 0
+
+    # -- opening and releasing ---------------------------------------------------------------
+    @contextlib.contextmanager
+    def workspace(self) -> Iterator[Workspace]:
+        """The open workspace for the duration of a ``with`` block (one request at a time)."""
+        with self._lock:
+            if self._ws is None:
+                self._open()
+            assert self._ws is not None
+            self._in_use += 1
+            try:
+                yield self._ws
+            finally:
+                self._in_use -= 1
+                self._last_used = time.monotonic()
+
+    def _open(self) -> None:
+        try:
+            ws = open_workspace(self.path)
+            ws.warehouse  # noqa: B018 - connect now so a lock error surfaces here
+        except WorkspaceError as exc:
+            if "locked" in exc.message:
+                raise WarehouseBusy(
+                    "the warehouse is busy: a cxlens command is writing to it",
+                    "retry in a few seconds",
+                ) from exc
+            raise
+        self._ws = ws
+        self.opened_count += 1
+        fingerprint = _fingerprint(ws)
+        if fingerprint != self._fingerprint:
+            self._cache.clear()
+            self._fingerprint = fingerprint
+        self._users = None  # users may have been added or changed while we were closed
+        self._last_used = time.monotonic()
+        if ws.warehouse.backend in EXCLUSIVE_FILE_BACKENDS and self._reaper is None:
+            self._reaper = threading.Thread(target=self._reap, name="cxlens-gate", daemon=True)
+            self._reaper.start()
+
+    def _reap(self) -> None:
+        idle = self.settings.server.idle_release_s
+        while not self._closed:
+            time.sleep(min(0.5, max(idle / 4, 0.05)))
+            with self._lock:
+                if (self._ws is not None and not self._in_use
+                        and time.monotonic() - self._last_used >= idle):
+                    self._ws.close()
+                    self._ws = None
+
+    def release(self) -> None:
+        """Close the warehouse now (it reopens on the next request)."""
+        with self._lock:
+            if self._ws is not None:
+                self._ws.close()
+                self._ws = None
+
+    def close(self) -> None:
+        self._closed = True
+        self.release()
+
+    @property
+    def is_open(self) -> bool:
+        return self._ws is not None
+
+    # -- caches ----------------------------------------------------------------------------------
+    def cached(self, name: str, params: dict[str, Any], compute: Callable[[Workspace], T]) -> T:
+        """``compute(ws)``, remembered per ``name`` and ``params`` until the data changes."""
+        key = name + ":" + json.dumps(params, sort_keys=True, default=str)
+        with self.workspace() as ws:
+            hit = self._cache.get(key)
+            ttl = self.settings.server.cache_seconds
+            if hit is not None and time.monotonic() - hit[0] < ttl:
+                return hit[1]  # type: ignore[no-any-return]
+            value = compute(ws)
+            if ttl > 0:
+                self._cache[key] = (time.monotonic(), value)
+            return value
+
+    def users(self) -> dict[str, dict[str, Any]]:
+        """All users by name (re-read whenever the warehouse is reopened)."""
+        with self.workspace() as ws:
+            if self._users is None:
+                rows = ws.warehouse.table("users").to_pyarrow().to_pylist()
+                self._users = {r["username"]: r for r in rows}
+            return self._users
+
+
+def _fingerprint(ws: Workspace) -> str:
+    """Changes whenever rows are added/removed anywhere or a stage has run again."""
+    wh = ws.warehouse
+    doc: dict[str, Any] = {"counts": wh.counts()}
+    runs = wh.table("stage_runs")
+    doc["last_run"] = str(runs.finished_at.max().execute())
+    log = wh.table("ingest_log")
+    doc["last_ingest"] = str(log.finished_at.max().execute())
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
