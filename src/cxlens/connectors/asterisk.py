@@ -1,0 +1,203 @@
+"""Asterisk ``cdr_csv`` (``/var/log/asterisk/cdr-csv/Master.csv``) → ``interactions``.
+
+Field list per ``cdr_csv.c`` / the Asterisk CDR specification: 16 base columns
+``accountcode, src, dst, dcontext, clid, channel, dstchannel, lastapp, lastdata, start, answer,
+end, duration, billsec, disposition, amaflags``, then ``uniqueid`` and ``userfield`` when
+``loguniqueid``/``loguserfield`` are on, then ``peeraccount, linkedid, sequence`` with
+``newcdrcolumns``. No header line; times are local (``usegmtime=no``, the default) as
+``YYYY-MM-DD HH:MM:SS``; ``answer`` is empty for an unanswered call. A header line, if a user
+added one, is recognised and skipped.
+
+Mapping (vectorised with pyarrow.compute):
+* direction from ``dcontext`` (``from-trunk``/``from-pstn``/``from-external``/``from-did``/
+  ``incoming`` → inbound; ``from-internal``/``outbound`` → outbound when the number dialled is
+  external, else internal), else from number lengths;
+* customer phone = ``src`` (inbound) or ``dst`` (outbound); agent = the extension in
+  ``dstchannel`` (inbound) or ``channel`` (outbound); queue = first ``lastdata`` argument when
+  ``lastapp`` is ``Queue``;
+* talk_s = billsec; wait_s = duration − billsec (ring/queue time before the answer);
+* disposition ANSWERED/NO ANSWER/BUSY/FAILED/CONGESTION → answered/no_answer/busy/failed/
+  congestion; an inbound call never answered is ``abandoned``;
+* source_id = ``uniqueid`` (``uniqueid:sequence`` with ``newcdrcolumns``), else
+  ``channel|start|dst`` — stable across re-exports, so a re-export upserts onto the same rows.
+
+Quarantined: unparseable or missing start, negative duration/billsec, billsec > duration,
+end before start, a call longer than 24 h, wrong number of fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cxlens.clean import records as R
+from cxlens.clean import values as V
+from cxlens.clean.dedupe import keep_last
+from cxlens.connectors.base import Batch, Checks, ReadOptions, quarantine_rows
+from cxlens.connectors.csvio import first_record, iter_csv
+
+BASE = ("accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp",
+        "lastdata", "start", "answer", "end", "duration", "billsec", "disposition", "amaflags")
+LAYOUTS = {
+    16: BASE,
+    17: (*BASE, "uniqueid"),
+    18: (*BASE, "uniqueid", "userfield"),
+    21: (*BASE, "uniqueid", "userfield", "peeraccount", "linkedid", "sequence"),
+}
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+DISPOSITION = {"answered": "answered", "no_answer": "no_answer", "busy": "busy",
+               "failed": "failed", "congestion": "congestion"}
+INBOUND_CONTEXT = r"(?i)(from[-_]?(trunk|pstn|external|did|sip[-_]?external)|incoming|inbound|ext[-_]?did)"
+OUTBOUND_CONTEXT = r"(?i)(from[-_]?internal|outbound|outrt|dialout)"
+EXTERNAL_NUMBER = r"^\+?\d{7,}$"
+EXTENSION = r"^[A-Za-z0-9_]+/(?P<ext>[^-@/;]+)"
+DAY_S = 86_400.0
+
+
+class AsteriskConnector:
+    name = "asterisk"
+    description = "Asterisk cdr_csv Master.csv (16/17/18/21 columns, no header, local time)"
+    tables = ("interactions",)
+
+    def sniff(self, path: Path, head: bytes) -> bool:
+        try:
+            row = first_record(path, "utf-8")
+        except Exception:  # noqa: BLE001 - sniffing must never fail a run
+            return False
+        if not row:
+            return False
+        if row[0].strip().lower() == "accountcode" and "billsec" in [c.lower() for c in row]:
+            return True
+        return len(row) in LAYOUTS and row[14].strip().upper() in {
+            "ANSWERED", "NO ANSWER", "BUSY", "FAILED", "CONGESTION"}
+
+    def read(self, path: Path, options: ReadOptions) -> Iterator[Batch]:
+        row = first_record(path, options.encoding)
+        if row is None:
+            return
+        skip = 0
+        if row[0].strip().lower() == "accountcode":
+            skip = 1
+        width = len(row)
+        if width not in LAYOUTS:
+            from cxlens.errors import InputError
+
+            raise InputError(
+                f"{path.name}: {width} fields per line is not an Asterisk cdr_csv layout",
+                "Master.csv has 16, 17, 18 or 21 fields; use --format mapped for other CSVs",
+            )
+        columns = LAYOUTS[width]
+        for chunk in iter_csv(path, columns, skip_rows=skip, encoding=options.encoding,
+                              batch_rows=options.batch_rows):
+            rows, quarantine, dups = convert(chunk.data, options, path.name, chunk.first_line)
+            if chunk.bad_rows:
+                extra = quarantine_rows(options.source, "interactions",
+                                        [(loc, "wrong number of fields", raw)
+                                         for loc, raw in chunk.bad_rows])
+                quarantine = pa.concat_tables([quarantine, extra])
+            yield Batch("interactions", rows, quarantine,
+                        read=chunk.data.num_rows + len(chunk.bad_rows), duplicates=dups,
+                        position=chunk.position)
+
+
+def convert(raw: pa.Table, options: ReadOptions, file_name: str = "",
+            first_line: int = 1) -> tuple[pa.Table, pa.Table, int]:
+    """Canonical interactions + quarantine rows + in-batch duplicates of one CDR chunk."""
+    n = raw.num_rows
+    col = {name: V.blank_to_null(raw.column(name)) for name in raw.column_names}
+    tz = options.timezone
+    started, bad_start = V.to_utc(col["start"], tz, [TIME_FORMAT])
+    answered, bad_answer = V.to_utc(col["answer"], tz, [TIME_FORMAT])
+    ended, bad_end = V.to_utc(col["end"], tz, [TIME_FORMAT])
+    duration, bad_duration = V.to_float(col["duration"])
+    billsec, bad_billsec = V.to_float(col["billsec"])
+
+    checks = Checks(n)
+    checks.add(pc.is_null(col["start"]), "missing start time")
+    checks.add(bad_start, "unparseable start time")
+    checks.add(pc.or_(bad_answer, bad_end), "unparseable answer/end time")
+    checks.add(pc.or_(bad_duration, bad_billsec), "duration/billsec not a number")
+    checks.add(pc.less(duration, 0), "negative duration")
+    checks.add(pc.less(billsec, 0), "negative billsec")
+    checks.add(pc.greater(billsec, pc.add(duration, 1)), "billsec longer than duration")
+    checks.add(pc.less(ended, started), "end before start")
+    checks.add(pc.greater(duration, DAY_S), "call longer than 24 h")
+
+    src, dst = col["src"], col["dst"]
+    context = pc.fill_null(col["dcontext"], "")
+    src_external = pc.fill_null(pc.match_substring_regex(src, EXTERNAL_NUMBER), False)
+    dst_external = pc.fill_null(pc.match_substring_regex(dst, EXTERNAL_NUMBER), False)
+    ctx_in = pc.match_substring_regex(context, INBOUND_CONTEXT)
+    ctx_out = pc.match_substring_regex(context, OUTBOUND_CONTEXT)
+    direction = pc.case_when(
+        pc.make_struct(ctx_in, pc.and_(ctx_out, dst_external), ctx_out, src_external,
+                       dst_external),
+        "inbound", "outbound", "internal", "inbound", "outbound", "internal",
+    )
+    inbound = pc.equal(direction, "inbound")
+    outbound = pc.equal(direction, "outbound")
+    phone = pc.if_else(inbound, src, pc.if_else(outbound, dst, pa.scalar(None, pa.string())))
+    agent_from = pc.if_else(inbound, col["dstchannel"], col["channel"])
+    agent = pc.struct_field(pc.extract_regex(pc.fill_null(agent_from, ""), EXTENSION), [0])
+    agent = V.blank_to_null(agent)
+    is_queue = pc.fill_null(pc.equal(pc.utf8_lower(pc.fill_null(col["lastapp"], "")), "queue"),
+                            False)
+    queue_name = pc.list_element(pc.split_pattern(pc.fill_null(col["lastdata"], ""), ","), 0)
+    queue = V.blank_to_null(pc.if_else(is_queue, queue_name, pa.scalar(None, pa.string())))
+
+    disp_key = pc.replace_substring(pc.utf8_lower(pc.fill_null(col["disposition"], "")), " ", "_")
+    disposition = V.map_vocabulary(disp_key, DISPOSITION, default="failed")
+    is_answered = pc.equal(disposition, "answered")
+    abandoned = pc.and_(inbound, pc.invert(is_answered))
+    disposition = pc.if_else(abandoned, "abandoned", disposition)
+    talk = billsec
+    wait = pc.if_else(is_answered, pc.subtract(duration, billsec), duration)
+    wait = pc.if_else(pc.less(wait, 0), 0.0, wait)
+
+    clid_name = pc.struct_field(
+        pc.extract_regex(pc.fill_null(col["clid"], ""), r'^"?(?P<name>[^"<]*?)"?\s*<'), [0])
+    contact_name = V.blank_to_null(clid_name)
+
+    if "uniqueid" in col:
+        key = col["uniqueid"]
+        if "sequence" in col:
+            key = pc.if_else(pc.is_valid(col["sequence"]),
+                             pc.binary_join_element_wise(key, col["sequence"], ":"), key)
+        fallback = pc.binary_join_element_wise(
+            pc.fill_null(col["channel"], ""), pc.fill_null(col["start"], ""),
+            pc.fill_null(col["dst"], ""), "|")
+        source_id = pc.coalesce(key, fallback)
+    else:
+        source_id = pc.binary_join_element_wise(
+            pc.fill_null(col["channel"], ""), pc.fill_null(col["start"], ""),
+            pc.fill_null(col["dst"], ""), "|")
+    source = pa.array([options.source] * n, pa.string()) if n else pa.array([], pa.string())
+    rows = pa.table({
+        "source": source,
+        "source_id": source_id,
+        "channel": pa.array(["phone"] * n, pa.string()),
+        "direction": direction,
+        "queue": queue,
+        "agent_id": agent,
+        "started_at": started,
+        "answered_at": answered,
+        "ended_at": ended,
+        "wait_s": wait,
+        "talk_s": talk,
+        "abandoned": abandoned,
+        "disposition": disposition,
+        "phone": phone,
+        "contact_name": contact_name,
+        "account": col["accountcode"],
+        "audio_ref": col["userfield"] if "userfield" in col else pa.nulls(n, pa.string()),
+    })
+    locators = pc.binary_join_element_wise(
+        pa.array([file_name] * n, pa.string()),
+        pc.cast(pa.array(range(first_line, first_line + n), pa.int64()), pa.string()), ":")
+    rows = R.clean_rows("interactions", rows, options.region)
+    good, quarantine = checks.split(rows, raw, options.source, "interactions", locators)
+    good, dups = keep_last(good)
+    return good, quarantine, dups

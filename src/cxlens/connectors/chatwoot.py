@@ -1,0 +1,20 @@
+"""chatwoot connector (being written)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from cxlens.connectors.base import Batch, ReadOptions
+
+
+class ChatwootConnector:
+    name = "chatwoot"
+    description = "chatwoot"
+    tables = ("interactions",)
+
+    def sniff(self, path: Path, head: bytes) -> bool:
+        return False
+
+    def read(self, path: Path, options: ReadOptions) -> Iterator[Batch]:
+        raise NotImplementedError

@@ -1,0 +1,20 @@
+"""genesys connector (being written)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from cxlens.connectors.base import Batch, ReadOptions
+
+
+class GenesysConnector:
+    name = "genesys"
+    description = "genesys"
+    tables = ("interactions",)
+
+    def sniff(self, path: Path, head: bytes) -> bool:
+        return False
+
+    def read(self, path: Path, options: ReadOptions) -> Iterator[Batch]:
+        raise NotImplementedError
