@@ -116,6 +116,11 @@ DERIVED: Final[dict[str, dict[str, str]]] = {
         "interaction_id": S, "language": S, "sentiment": F, "sentiment_label": S,
         "sentiment_start": F, "sentiment_end": F, "intent": S, "intent_confidence": F,
         "redacted_text": S, "pii_found": I, "qa_score": F, "qa_passed": B, "keywords": S,
+        "sub_intent": S,
+    },
+    "topics": {
+        "period": S, "reason": S, "term": S, "count": I, "docs": I, "share": F,
+        "baseline_share": F, "lift": F, "emerging": B,
     },
     "scores": {"customer_key": S, "model": S, "score": F, "label": S, "reasons": S, "scored_at": T},
     "customer_360": {

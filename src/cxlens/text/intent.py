@@ -1,0 +1,306 @@
+"""Contact reasons (intents): the taxonomy, keyword rules and a trainable classifier.
+
+* :class:`Taxonomy` reads ``taxonomy.yaml`` (or a workspace's own file): top-level codes are
+  :data:`cxlens.schema.REASONS`, each with zh/en labels, keywords and sub-reasons. A duplicate code
+  or a missing label is a :class:`~cxlens.errors.ConfigError` that names the node.
+* :class:`KeywordRules` is the cold start: keyword hits per reason, confidence = the winner's share.
+* :class:`IntentModel` is a word + character n-gram TF-IDF linear model trained from labelled
+  examples (``cxlens train intent LABELS.csv``), saved in the workspace's models folder; the stage
+  prefers it when present. Its confidence is a softmax over the decision scores.
+
+Below ``settings.text.intent_min_confidence`` a prediction becomes ``other`` (for review).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cxlens import schema
+from cxlens.errors import ConfigError, InputError, NotFoundError
+
+TAXONOMY_FILE = Path(__file__).with_name("taxonomy.yaml")
+MODEL_FILE = "intent.joblib"
+OTHER = "other"
+MAX_CHARS = 4000  # a reason is stated early; a 1 MB e-mail must not cost a second
+
+
+@dataclass
+class Reason:
+    """One node of the taxonomy."""
+
+    code: str
+    label_zh: str
+    label_en: str
+    keywords: list[str] = field(default_factory=list)
+    parent: str | None = None
+
+
+@dataclass
+class Prediction:
+    """An intent with its confidence; ``sub_intent`` is the finer code when one is known."""
+
+    intent: str
+    confidence: float
+    sub_intent: str | None = None
+    method: str = "rules"
+
+
+class Taxonomy:
+    """The hierarchical contact-reason taxonomy (see ``taxonomy.yaml``)."""
+
+    def __init__(self, reasons: list[Reason]) -> None:
+        self.reasons = {r.code: r for r in reasons}
+        self.top = [r.code for r in reasons if r.parent is None]
+
+    @classmethod
+    def load(cls, path: Path | str | None = None) -> Taxonomy:
+        """Read and validate a taxonomy file (the shipped one by default)."""
+        import yaml
+
+        source = Path(path) if path else TAXONOMY_FILE
+        if not source.is_file():
+            raise NotFoundError(f"taxonomy file {source} does not exist")
+        try:
+            doc = yaml.safe_load(source.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{source} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+        if not isinstance(doc, dict) or not isinstance(doc.get("reasons"), list):
+            raise ConfigError(f"{source}: expected a mapping with a `reasons:` list")
+        reasons: list[Reason] = []
+        seen: set[str] = set()
+        for node in doc["reasons"]:
+            _walk(node, None, reasons, seen, source)
+        return cls(reasons)
+
+    def label(self, code: str, language: str = "en") -> str:
+        reason = self.reasons.get(code)
+        if reason is None:
+            return code
+        return reason.label_zh if language == "zh" else reason.label_en
+
+    def top_of(self, code: str) -> str:
+        """The top-level reason of a (sub-)reason code; unknown codes are returned unchanged."""
+        reason = self.reasons.get(code)
+        while reason is not None and reason.parent is not None:
+            reason = self.reasons.get(reason.parent)
+        return reason.code if reason is not None else code
+
+
+def _walk(node: Any, parent: str | None, out: list[Reason], seen: set[str], source: Path) -> None:
+    if not isinstance(node, dict) or not node.get("code"):
+        raise ConfigError(f"{source}: a reason without a `code` (under {parent or 'reasons'})")
+    code = str(node["code"])
+    if code in seen:
+        raise ConfigError(f"{source}: duplicate reason code {code!r}", "every code must be unique")
+    seen.add(code)
+    label = node.get("label")
+    if not isinstance(label, dict) or not label.get("zh") or not label.get("en"):
+        raise ConfigError(
+            f"{source}: reason {code!r} is missing its zh or en label",
+            "give every reason `label: {zh: ..., en: ...}`",
+        )
+    keywords = node.get("keywords") or {}
+    if isinstance(keywords, dict):
+        words = [str(w) for lang in keywords.values() for w in (lang or [])]
+    else:
+        words = [str(w) for w in keywords]
+    out.append(Reason(code, str(label["zh"]), str(label["en"]), words, parent))
+    for child in node.get("children") or []:
+        _walk(child, code, out, seen, source)
+
+
+class KeywordRules:
+    """Cold-start intents: keyword hits per top-level reason, refined to a sub-reason."""
+
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        self.taxonomy = taxonomy
+        self._patterns: dict[str, re.Pattern[str]] = {}
+        for code, reason in taxonomy.reasons.items():
+            if not reason.keywords:
+                continue
+            alts = sorted({k.lower() for k in reason.keywords}, key=len, reverse=True)
+            body = "|".join(rf"\b{re.escape(k)}\b" if k.isascii() else re.escape(k) for k in alts)
+            self._patterns[code] = re.compile(body)
+
+    def predict(self, text: str | None) -> Prediction:
+        if not text:
+            return Prediction(OTHER, 0.0)
+        low = text[:MAX_CHARS].lower()
+        hits = {
+            code: len(pattern.findall(low))
+            for code, pattern in self._patterns.items()
+            if self.taxonomy.reasons[code].parent is None
+        }
+        hits = {c: h for c, h in hits.items() if h}
+        if not hits:
+            return Prediction(OTHER, 0.0)
+        order = {c: i for i, c in enumerate(self.taxonomy.top)}
+        best = max(hits, key=lambda c: (hits[c], -order[c]))
+        confidence = hits[best] / (sum(hits.values()) + 0.5)
+        sub = None
+        sub_hits = 0
+        for code, reason in self.taxonomy.reasons.items():
+            if reason.parent == best and code in self._patterns:
+                n = len(self._patterns[code].findall(low))
+                if n > sub_hits:
+                    sub, sub_hits = code, n
+        return Prediction(best, round(confidence, 4), sub, "rules")
+
+    def predict_many(self, texts: Sequence[str | None]) -> list[Prediction]:
+        return [self.predict(t) for t in texts]
+
+
+class IntentModel:
+    """A TF-IDF (word 1–2 + char_wb 1–5 grams) linear SVM over labelled examples.
+
+    >>> model = IntentModel.train(["my card never arrived", "refund please"] * 5,
+    ...                           ["delivery", "refund"] * 5)          # doctest: +SKIP
+    >>> model.predict(["where is my card"])[0].intent                # doctest: +SKIP
+    'delivery'
+    """
+
+    def __init__(self, pipeline: Any, labels: list[str], temperature: float = 3.0) -> None:
+        self.pipeline = pipeline
+        self.labels = labels
+        self.temperature = temperature
+
+    @staticmethod
+    def build(c: float = 0.5) -> Any:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.pipeline import FeatureUnion, make_pipeline
+        from sklearn.svm import LinearSVC
+
+        features = FeatureUnion([
+            ("word", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, lowercase=True,
+                                     token_pattern=r"(?u)\b\w+\b")),
+            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 5), sublinear_tf=True,
+                                     lowercase=True, min_df=2)),
+        ])
+        return make_pipeline(features, LinearSVC(C=c))
+
+    @classmethod
+    def train(cls, texts: Sequence[str], labels: Sequence[str], c: float = 0.5) -> IntentModel:
+        """Fit on labelled examples (needs at least two labels)."""
+        distinct = sorted(set(labels))
+        if len(distinct) < 2:
+            raise InputError("intent training needs examples of at least two labels")
+        pipeline = cls.build(c)
+        pipeline.fit([_clip(t) for t in texts], list(labels))
+        return cls(pipeline, list(pipeline.classes_))
+
+    def scores(self, texts: Sequence[str | None]) -> Any:
+        import numpy as np
+
+        decision = self.pipeline.decision_function([_clip(t) for t in texts])
+        if decision.ndim == 1:  # two classes: sklearn returns one column
+            decision = np.column_stack([-decision, decision])
+        z = decision * self.temperature
+        z -= z.max(axis=1, keepdims=True)
+        prob = np.exp(z)
+        return prob / prob.sum(axis=1, keepdims=True)
+
+    def predict(self, texts: Sequence[str | None]) -> list[Prediction]:
+        if not texts:
+            return []
+        prob = self.scores(texts)
+        best = prob.argmax(axis=1)
+        return [
+            Prediction(self.labels[b], round(float(prob[i, b]), 4), None, "model")
+            for i, b in enumerate(best)
+        ]
+
+    def save(self, path: Path) -> Path:
+        import joblib
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        joblib.dump({"pipeline": self.pipeline, "labels": self.labels,
+                     "temperature": self.temperature, "format": 1}, path, compress=3)
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> IntentModel:
+        import joblib
+
+        try:
+            doc = joblib.load(path)
+        except (OSError, EOFError, ValueError, KeyError) as exc:
+            raise ConfigError(f"intent model {path} cannot be read: {exc}",
+                              "retrain it with `cxlens train intent LABELS.csv`") from exc
+        return cls(doc["pipeline"], doc["labels"], doc.get("temperature", 3.0))
+
+
+def _clip(text: str | None) -> str:
+    return (text or "")[:MAX_CHARS]
+
+
+def read_labels(path: Path) -> tuple[list[str], list[str]]:
+    """Read a ``text,label`` CSV (UTF-8, header row). Blank rows are skipped."""
+    if not path.is_file():
+        raise NotFoundError(f"labels file {path} does not exist")
+    texts: list[str] = []
+    labels: list[str] = []
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            fields = [f.strip().lower() for f in reader.fieldnames or []]
+            if "text" not in fields or "label" not in fields:
+                raise InputError(
+                    f"{path} needs the columns text,label (found: {', '.join(fields) or 'none'})",
+                    "write a header row `text,label`",
+                )
+            reader.fieldnames = fields
+            for row in reader:
+                text, label = (row.get("text") or "").strip(), (row.get("label") or "").strip()
+                if text and label:
+                    texts.append(text)
+                    labels.append(label)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path} is not UTF-8", "re-save it as UTF-8 CSV") from exc
+    except csv.Error as exc:
+        raise InputError(f"{path} is not a readable CSV: {exc}") from exc
+    if not texts:
+        raise InputError(f"{path} has no labelled rows")
+    return texts, labels
+
+
+class IntentClassifier:
+    """What the stage and the CLI use: the trained model when there is one, else keyword rules,
+    with low-confidence predictions turned into ``other``."""
+
+    def __init__(self, taxonomy: Taxonomy, model: IntentModel | None, min_confidence: float) -> None:
+        self.taxonomy = taxonomy
+        self.rules = KeywordRules(taxonomy)
+        self.model = model
+        self.min_confidence = min_confidence
+
+    @classmethod
+    def for_workspace(cls, models_dir: Path | None, min_confidence: float,
+                      taxonomy_file: str | None = None) -> IntentClassifier:
+        taxonomy = Taxonomy.load(taxonomy_file or None)
+        path = models_dir / MODEL_FILE if models_dir is not None else None
+        model = IntentModel.load(path) if path is not None and path.is_file() else None
+        return cls(taxonomy, model, min_confidence)
+
+    def predict(self, texts: Sequence[str | None]) -> list[Prediction]:
+        if self.model is not None:
+            preds = self.model.predict(texts)
+            for p in preds:
+                top = self.taxonomy.top_of(p.intent)
+                if top != p.intent:
+                    p.sub_intent, p.intent = p.intent, top
+        else:
+            preds = self.rules.predict_many(texts)
+        for p in preds:
+            if p.confidence < self.min_confidence:
+                p.intent, p.sub_intent = OTHER, None
+        return preds
+
+
+def known_reasons() -> tuple[str, ...]:
+    """The top-level reason codes every taxonomy must cover."""
+    return schema.REASONS

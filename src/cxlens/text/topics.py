@@ -1,0 +1,81 @@
+"""Topics and emerging issues: top terms per reason and week, and terms whose share jumps.
+
+Input: one ``(started_at, reason, terms)`` triple per interaction (terms from
+:func:`cxlens.text.segment.terms`, i.e. jieba words for Chinese). For every ISO week (``period`` =
+its Monday) and reason — plus ``*`` for all reasons together — a term's ``count`` is the number of
+interactions that use it and ``share`` = count / interactions of that reason that week. Its
+``baseline_share`` is the pooled share over the previous :data:`BASELINE_WEEKS` weeks, smoothed
+so an unseen term does not divide by zero; ``lift`` = share / baseline. A term is ``emerging`` when
+it is used by at least :data:`MIN_COUNT` interactions, by at least :data:`MIN_SHARE` of them,
+and its lift is at least :data:`MIN_LIFT` — a new complaint wave about one product shows up as
+its product word emerging under ``complaint``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+ALL = "*"
+TOP_TERMS = 20
+BASELINE_WEEKS = 4
+MIN_COUNT = 5
+MIN_SHARE = 0.05
+MIN_LIFT = 3.0
+
+
+def week_of(at: datetime | date | None) -> str:
+    """ISO date of the Monday of ``at``'s week ("unknown" without a timestamp)."""
+    if at is None:
+        return "unknown"
+    day = at.date() if isinstance(at, datetime) else at
+    return (day - timedelta(days=day.weekday())).isoformat()
+
+
+def build(docs: Iterable[tuple[Any, str | None, Sequence[str]]]) -> list[dict[str, Any]]:
+    """Rows of the ``topics`` table from ``(started_at, reason, terms)`` per interaction."""
+    n_docs: Counter[tuple[str, str]] = Counter()
+    term_docs: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for at, reason, terms in docs:
+        period = week_of(at)
+        distinct = set(terms)
+        for r in (reason or "other", ALL):
+            n_docs[(period, r)] += 1
+            term_docs[(period, r)].update(distinct)
+    periods = sorted({p for p, _ in n_docs if p != "unknown"})
+    reasons = sorted({r for _, r in n_docs})
+    rows: list[dict[str, Any]] = []
+    for reason in reasons:
+        for idx, period in enumerate(periods + (["unknown"] if (("unknown", reason) in n_docs) else [])):
+            docs_now = n_docs.get((period, reason), 0)
+            if not docs_now:
+                continue
+            counts = term_docs[(period, reason)]
+            previous = periods[max(0, idx - BASELINE_WEEKS) : idx] if period != "unknown" else []
+            base_docs = sum(n_docs.get((p, reason), 0) for p in previous)
+            base_counts: Counter[str] = Counter()
+            for p in previous:
+                base_counts.update(term_docs.get((p, reason), Counter()))
+            chosen = {t for t, _ in counts.most_common(TOP_TERMS)}
+            scored = []
+            for term, count in counts.items():
+                share = count / docs_now
+                if base_docs:
+                    baseline = (base_counts.get(term, 0) + 0.5) / (base_docs + 1)
+                    lift = share / baseline
+                else:
+                    baseline, lift = None, None
+                emerging = bool(lift is not None and count >= MIN_COUNT and share >= MIN_SHARE
+                                and lift >= MIN_LIFT)
+                if term in chosen or emerging:
+                    scored.append((term, count, share, baseline, lift, emerging))
+            for term, count, share, baseline, lift, emerging in scored:
+                rows.append({
+                    "period": period, "reason": reason, "term": term, "count": count,
+                    "docs": docs_now, "share": round(share, 4),
+                    "baseline_share": None if baseline is None else round(baseline, 4),
+                    "lift": None if lift is None else round(lift, 3), "emerging": emerging,
+                })
+    return rows
