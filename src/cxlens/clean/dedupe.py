@@ -47,9 +47,8 @@ def same_call_pairs(ws: Workspace, ingest_id: str, source: str) -> pa.Table:
     ids = wh.table("identifiers")
     phones = ids.filter((ids.record_table == "interactions") & (ids.id_type == "phone"))
     phones = phones.select("source", "source_id", "id_value")
-    richness = sum(calls[c].notnull().cast("int64") for c in RICH_COLUMNS)
-
     def side(expr: ibis.Table, order: int) -> ibis.Table:
+        richness = sum(expr[c].notnull().cast("int64") for c in RICH_COLUMNS)
         enriched = expr.mutate(rich=richness, order=ibis.literal(order))
         joined = enriched.join(phones, ["source", "source_id"])
         return joined.select(
@@ -58,14 +57,11 @@ def same_call_pairs(ws: Workspace, ingest_id: str, source: str) -> pa.Table:
         )
 
     new = side(calls.filter((calls.ingest_id == ingest_id) & (calls.channel == "phone")), 1)
-    old = side(others, 0)
+    old = side(others, 0).view()
     old = old.rename({f"o_{c}": c for c in old.columns})
-    pairs = new.join(
-        old,
-        [new.id_value == old.o_id_value,
-         (new.epoch - old.o_epoch).abs() <= SAME_CALL_START_S,
-         (new.talk - old.o_talk).abs() <= SAME_CALL_TALK_S],
-    )
+    pairs = new.join(old, new.id_value == old.o_id_value)
+    pairs = pairs.filter(((pairs.epoch - pairs.o_epoch).abs() <= SAME_CALL_START_S)
+                         & ((pairs.talk - pairs.o_talk).abs() <= SAME_CALL_TALK_S))
     new_loses = pairs.rich <= pairs.o_rich
     result = pairs.select(
         loser_source=ibis.ifelse(new_loses, pairs.source, pairs.o_source),

@@ -1,20 +1,146 @@
-"""freeswitch connector (being written)."""
+"""FreeSWITCH ``mod_cdr_csv`` with the shipped ``default`` template → ``interactions``.
+
+The default template (``conf/autoload_configs/cdr_csv.conf.xml``) writes 15 quoted fields::
+
+    "${caller_id_name}","${caller_id_number}","${destination_number}","${context}",
+    "${start_stamp}","${answer_stamp}","${end_stamp}","${duration}","${billsec}",
+    "${hangup_cause}","${uuid}","${bleg_uuid}","${accountcode}","${read_codec}","${write_codec}"
+
+No header; stamps are local time ``YYYY-MM-DD HH:MM:SS``; ``answer_stamp`` is empty when the
+call was not answered; ``hangup_cause`` is the Q.850 cause name (NORMAL_CLEARING, USER_BUSY,
+NO_ANSWER, ORIGINATOR_CANCEL, ...).
+
+Mapping: context ``public`` (calls from the outside world) → inbound; other contexts →
+outbound when the destination is an external number (≥ 7 digits), else internal. Answered
+(answer_stamp set or billsec > 0) → disposition ``answered``; otherwise the Q.850 cause decides
+(:data:`cxlens.clean.vocab.Q850`) and an inbound call not answered is ``abandoned``.
+source_id = ``uuid``. Quarantine rules as for Asterisk.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
 
-from cxlens.connectors.base import Batch, ReadOptions
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cxlens.clean import records as R
+from cxlens.clean import values as V
+from cxlens.clean import vocab
+from cxlens.clean.dedupe import keep_last
+from cxlens.connectors.base import Batch, Checks, ReadOptions, quarantine_rows
+from cxlens.connectors.csvio import first_record, iter_csv
+from cxlens.errors import InputError
+
+COLUMNS = ("caller_id_name", "caller_id_number", "destination_number", "context", "start_stamp",
+           "answer_stamp", "end_stamp", "duration", "billsec", "hangup_cause", "uuid",
+           "bleg_uuid", "accountcode", "read_codec", "write_codec")
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+EXTERNAL = r"^\+?\d{7,}$"
+SHORT = r"^\d{2,6}$"
+DAY_S = 86_400.0
 
 
 class FreeSwitchConnector:
     name = "freeswitch"
-    description = "freeswitch"
+    description = "FreeSWITCH mod_cdr_csv, default template (15 fields, Q.850 hangup causes)"
     tables = ("interactions",)
 
     def sniff(self, path: Path, head: bytes) -> bool:
-        return False
+        try:
+            row = first_record(path, "utf-8")
+        except Exception:  # noqa: BLE001 - sniffing must never fail a run
+            return False
+        return bool(row) and len(row) == len(COLUMNS) and (
+            row[0] == "caller_id_name" or (row[9].isupper() and "_" in row[9]
+                                           and len(row[10]) >= 32))
 
     def read(self, path: Path, options: ReadOptions) -> Iterator[Batch]:
-        raise NotImplementedError
+        row = first_record(path, options.encoding)
+        if row is None:
+            return
+        if len(row) != len(COLUMNS):
+            raise InputError(f"{path.name}: {len(row)} fields per line, the FreeSWITCH default "
+                             f"template has {len(COLUMNS)}",
+                             "use --format mapped for a custom cdr_csv template")
+        skip = 1 if row[0] == "caller_id_name" else 0
+        for chunk in iter_csv(path, COLUMNS, skip_rows=skip, encoding=options.encoding,
+                              batch_rows=options.batch_rows):
+            rows, quarantine, dups = convert(chunk.data, options, path.name, chunk.first_line)
+            if chunk.bad_rows:
+                extra = quarantine_rows(options.source, "interactions",
+                                        [(loc, "wrong number of fields", raw)
+                                         for loc, raw in chunk.bad_rows])
+                quarantine = pa.concat_tables([quarantine, extra])
+            yield Batch("interactions", rows, quarantine,
+                        read=chunk.data.num_rows + len(chunk.bad_rows), duplicates=dups,
+                        position=chunk.position)
+
+
+def convert(raw: pa.Table, options: ReadOptions, file_name: str = "",
+            first_line: int = 1) -> tuple[pa.Table, pa.Table, int]:
+    """Canonical interactions + quarantine rows + in-batch duplicates of one CDR chunk."""
+    n = raw.num_rows
+    col = {name: V.blank_to_null(raw.column(name)) for name in raw.column_names}
+    tz = options.timezone
+    started, bad_start = V.to_utc(col["start_stamp"], tz, [TIME_FORMAT])
+    answered, bad_answer = V.to_utc(col["answer_stamp"], tz, [TIME_FORMAT])
+    ended, bad_end = V.to_utc(col["end_stamp"], tz, [TIME_FORMAT])
+    duration, bad_duration = V.to_float(col["duration"])
+    billsec, bad_billsec = V.to_float(col["billsec"])
+
+    checks = Checks(n)
+    checks.add(pc.is_null(col["uuid"]), "missing uuid")
+    checks.add(pc.is_null(col["start_stamp"]), "missing start time")
+    checks.add(bad_start, "unparseable start time")
+    checks.add(pc.or_(bad_answer, bad_end), "unparseable answer/end time")
+    checks.add(pc.or_(bad_duration, bad_billsec), "duration/billsec not a number")
+    checks.add(pc.less(duration, 0), "negative duration")
+    checks.add(pc.less(billsec, 0), "negative billsec")
+    checks.add(pc.greater(billsec, pc.add(duration, 1)), "billsec longer than duration")
+    checks.add(pc.less(ended, started), "end before start")
+    checks.add(pc.greater(duration, DAY_S), "call longer than 24 h")
+
+    caller, dest = col["caller_id_number"], col["destination_number"]
+    public = pc.fill_null(pc.equal(pc.utf8_lower(pc.fill_null(col["context"], "")), "public"),
+                          False)
+    dest_external = pc.fill_null(pc.match_substring_regex(dest, EXTERNAL), False)
+    direction = pc.if_else(public, "inbound", pc.if_else(dest_external, "outbound", "internal"))
+    inbound = pc.equal(direction, "inbound")
+    outbound = pc.equal(direction, "outbound")
+    phone = pc.if_else(inbound, caller, pc.if_else(outbound, dest, pa.scalar(None, pa.string())))
+    agent_candidate = pc.if_else(inbound, dest, caller)
+    is_short = pc.fill_null(pc.match_substring_regex(agent_candidate, SHORT), False)
+    agent = pc.if_else(is_short, agent_candidate, pa.scalar(None, pa.string()))
+
+    was_answered = pc.or_(pc.is_valid(answered), pc.fill_null(pc.greater(billsec, 0), False))
+    cause = V.map_vocabulary(col["hangup_cause"], vocab.Q850, default="failed")
+    disposition = pc.if_else(was_answered, "answered", pc.fill_null(cause, "failed"))
+    abandoned = pc.and_(inbound, pc.invert(was_answered))
+    disposition = pc.if_else(abandoned, "abandoned", disposition)
+    wait = pc.if_else(was_answered, pc.subtract(duration, billsec), duration)
+    wait = pc.if_else(pc.less(wait, 0), 0.0, wait)
+
+    rows = pa.table({
+        "source": pa.array([options.source] * n, pa.string()),
+        "source_id": col["uuid"],
+        "channel": pa.array(["phone"] * n, pa.string()),
+        "direction": direction,
+        "agent_id": agent,
+        "started_at": started,
+        "answered_at": answered,
+        "ended_at": ended,
+        "wait_s": wait,
+        "talk_s": billsec,
+        "abandoned": abandoned,
+        "disposition": disposition,
+        "phone": phone,
+        "contact_name": pc.if_else(inbound, col["caller_id_name"], pa.scalar(None, pa.string())),
+        "account": col["accountcode"],
+    })
+    rows = R.clean_rows("interactions", rows, options.region)
+    locators = pa.array([f"{file_name}:{first_line + i}" for i in range(n)], pa.string())
+    good, quarantine = checks.split(rows, raw, options.source, "interactions", locators)
+    good, dups = keep_last(good)
+    return good, quarantine, dups
