@@ -149,7 +149,8 @@ DERIVED: Final[dict[str, dict[str, str]]] = {
     "speech_metrics": {
         "interaction_id": S, "audio_ref": S, "status": S, "engine": S, "language": S,
         "channels": I, "duration_s": F, "talk_s": F, "agent_talk_s": F, "customer_talk_s": F,
-        "talk_ratio": F, "silence_share": F, "longest_silence_s": F, "overtalk_s": F,
+        "talk_ratio": F, "silence_share": F, "longest_silence_s": F, "longest_silence_at_s": F,
+        "overtalk_s": F,
         "overtalk_share": F, "segments": I, "rtf": F, "processed_at": T,
     },
 }

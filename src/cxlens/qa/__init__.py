@@ -1,0 +1,34 @@
+"""Quality inspection (质检): rule book, per-interaction scoring, agent scorecards.
+
+>>> import cxlens, cxlens.qa
+>>> ws = cxlens.open("demo-ws")                     # doctest: +SKIP
+>>> cxlens.qa.scorecards(ws, by="agent")[0]         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cxlens.qa.engine import CallContext, Inspector, Turn
+    from cxlens.qa.rules import load_rules
+    from cxlens.qa.scorecards import interaction_detail, scorecards
+
+__all__ = ["CallContext", "Inspector", "Turn", "interaction_detail", "load_rules", "scorecards"]
+
+_WHERE = {
+    "CallContext": "cxlens.qa.engine",
+    "Inspector": "cxlens.qa.engine",
+    "Turn": "cxlens.qa.engine",
+    "load_rules": "cxlens.qa.rules",
+    "scorecards": "cxlens.qa.scorecards",
+    "interaction_detail": "cxlens.qa.scorecards",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        import importlib
+
+        return getattr(importlib.import_module(_WHERE[name]), name)
+    raise AttributeError(name)

@@ -1,0 +1,234 @@
+"""Score one interaction against the rule book: pure Python on its turns, no warehouse.
+
+Turns whose speaker is unknown (mono call recordings, untagged e-mail bodies) count as
+possibly-agent *and* possibly-customer, so a mono transcript is still inspected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cxlens.qa.rules import Evidence, Rule, RuleBook, matcher, normalise
+
+# Speaking rates used to estimate how long a turn lasted when only its start time is known.
+_EN_WORDS_PER_S = 2.5
+_ZH_CHARS_PER_S = 4.0
+
+
+@dataclass
+class Turn:
+    """One message of the conversation."""
+
+    seq: int
+    speaker: str | None
+    text: str
+    ts: datetime | None = None
+
+
+@dataclass
+class CallContext:
+    """What QA knows about an interaction besides its turns."""
+
+    channel: str | None = None
+    sentiment: float | None = None  # customer sentiment (start of call) from the text stage
+    silence_s: float | None = None  # longest internal silence from the audio signal
+    silence_at_s: float | None = None
+
+
+@dataclass
+class RuleResult:
+    rule: str
+    passed: bool
+    applicable: bool
+    weight: float
+    critical: bool = False
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def points(self) -> float | None:
+        if not self.applicable:
+            return None
+        return self.weight if self.passed else 0.0
+
+
+@dataclass
+class InspectionResult:
+    score: float | None
+    passed: bool | None
+    results: list[RuleResult]
+
+    @property
+    def failed(self) -> list[str]:
+        return [r.rule for r in self.results if r.applicable and not r.passed]
+
+
+class Inspector:
+    """Applies a :class:`RuleBook` to conversations.
+
+    >>> from cxlens.qa.rules import load_rules
+    >>> qa = Inspector(load_rules())
+    >>> r = qa.inspect([Turn(1, "agent", "您好，很高兴为您服务"), Turn(2, "customer", "查话费")])
+    >>> "greeting" in [x.rule for x in r.results if x.passed]
+    True
+    """
+
+    def __init__(self, book: RuleBook, long_silence_s: float = 8.0,
+                 negative_sentiment: float = -0.2) -> None:
+        self.book = book
+        self.long_silence_s = long_silence_s
+        self.negative_sentiment = negative_sentiment
+        self.negative = matcher(tuple(book.negative_lexicon.all()))
+
+    def inspect(self, turns: Sequence[Turn], context: CallContext | None = None) -> InspectionResult:
+        context = context or CallContext()
+        turns = sorted(turns, key=lambda t: t.seq)
+        texts = {t.seq: normalise(t.text or "") for t in turns}
+        agent = [t for t in turns if t.speaker in ("agent", None)]
+        customer = [t for t in turns if t.speaker in ("customer", None)]
+        results: dict[str, RuleResult] = {}
+        for rule in self.book.rules:
+            if rule.kind == "script_order":
+                continue
+            if rule.channels is not None and context.channel not in rule.channels:
+                results[rule.id] = RuleResult(rule.id, True, False, rule.weight, rule.critical,
+                                              {"reason": f"not checked on {context.channel}"})
+                continue
+            own = agent if rule.speaker == "agent" else customer
+            if rule.kind == "required_phrase":
+                results[rule.id] = self._required(rule, own, texts)
+            elif rule.kind == "forbidden_phrase":
+                results[rule.id] = self._forbidden(rule, own, texts)
+            elif rule.kind == "empathy":
+                results[rule.id] = self._empathy(rule, agent, customer, texts, context)
+            elif rule.kind == "long_silence":
+                results[rule.id] = self._silence(rule, turns, context)
+        for rule in self.book.rules:
+            if rule.kind == "script_order":
+                results[rule.id] = self._order(rule, results)
+        ordered = [results[r.id] for r in self.book.rules]
+        applicable = [r for r in ordered if r.applicable]
+        total = sum(r.weight for r in applicable)
+        if not total:
+            return InspectionResult(None, None, ordered)
+        score = round(100.0 * sum(r.points or 0.0 for r in applicable) / total, 1)
+        critical_failed = any(r.critical and not r.passed for r in applicable)
+        return InspectionResult(score, score >= self.book.pass_mark and not critical_failed, ordered)
+
+    # -- rule kinds -----------------------------------------------------------------------------
+    def _required(self, rule: Rule, own: list[Turn], texts: dict[int, str]) -> RuleResult:
+        if not own:
+            return RuleResult(rule.id, True, False, rule.weight, rule.critical,
+                              {"reason": f"no {rule.speaker} turns"})
+        window = own
+        if rule.position == "start":
+            window = own[: rule.within_turns]
+        elif rule.position == "end":
+            window = own[-rule.within_turns:]
+        found = _first_match(rule, window, texts)
+        if found is None:
+            where = {"start": f"the first {rule.within_turns} {rule.speaker} turns",
+                     "end": f"the last {rule.within_turns} {rule.speaker} turns",
+                     "any": f"any {rule.speaker} turn"}[rule.position]
+            return RuleResult(rule.id, False, True, rule.weight, rule.critical,
+                              {"reason": f"no {rule.id} phrase in {where}"})
+        return RuleResult(rule.id, True, True, rule.weight, rule.critical, _evidence(found))
+
+    def _forbidden(self, rule: Rule, own: list[Turn], texts: dict[int, str]) -> RuleResult:
+        if not own:
+            return RuleResult(rule.id, True, False, rule.weight, rule.critical,
+                              {"reason": f"no {rule.speaker} turns"})
+        found = _first_match(rule, own, texts)
+        if found is None:
+            return RuleResult(rule.id, True, True, rule.weight, rule.critical)
+        return RuleResult(rule.id, False, True, rule.weight, rule.critical, _evidence(found))
+
+    def _empathy(self, rule: Rule, agent: list[Turn], customer: list[Turn],
+                 texts: dict[int, str], context: CallContext) -> RuleResult:
+        trigger = self._negative_turn(customer, texts)
+        by_score = context.sentiment is not None and context.sentiment <= self.negative_sentiment
+        if trigger is None and not by_score:
+            return RuleResult(rule.id, True, False, rule.weight, rule.critical,
+                              {"reason": "customer not negative"})
+        if not agent:
+            return RuleResult(rule.id, True, False, rule.weight, rule.critical,
+                              {"reason": "no agent turns"})
+        since = trigger.seq if trigger is not None else (customer[0].seq if customer else 0)
+        cause: dict[str, Any] = (_evidence(trigger, "trigger") if trigger is not None
+                                 else {"trigger_sentiment": context.sentiment})
+        found = _first_match(rule, [t for t in agent if t.seq >= since], texts)
+        if found is None:
+            return RuleResult(rule.id, False, True, rule.weight, rule.critical,
+                              {"reason": "negative customer, no empathy phrase after it", **cause})
+        return RuleResult(rule.id, True, True, rule.weight, rule.critical,
+                          {**_evidence(found), **cause})
+
+    def _negative_turn(self, customer: list[Turn], texts: dict[int, str]) -> Evidence | None:
+        if self.negative is None:
+            return None
+        for turn in customer:
+            hit = self.negative.search(texts[turn.seq])
+            if hit:
+                return Evidence(turn.seq, hit.start(), hit.end(), hit.group(0))
+        return None
+
+    def _silence(self, rule: Rule, turns: list[Turn], context: CallContext) -> RuleResult:
+        limit = rule.max_silence_s or self.long_silence_s
+        seconds, detail = context.silence_s, {"source": "audio", "at_s": context.silence_at_s}
+        if seconds is None:
+            seconds, detail = _estimated_gap(turns)
+        if seconds is None:
+            return RuleResult(rule.id, True, False, rule.weight, rule.critical,
+                              {"reason": "no audio or turn timestamps"})
+        evidence = {"seconds": round(seconds, 1), "limit_s": limit, **detail}
+        return RuleResult(rule.id, seconds <= limit, True, rule.weight, rule.critical, evidence)
+
+    def _order(self, rule: Rule, results: dict[str, RuleResult]) -> RuleResult:
+        positions = [(rid, results[rid].evidence.get("seq")) for rid in rule.order
+                     if rid in results and results[rid].applicable and results[rid].passed
+                     and results[rid].evidence.get("seq") is not None]
+        if len(positions) < 2:
+            return RuleResult(rule.id, True, False, rule.weight, rule.critical,
+                              {"reason": "fewer than two steps found"})
+        seqs = [p for _, p in positions]
+        in_order = all(a <= b for a, b in zip(seqs, seqs[1:], strict=False))
+        steps = {rid: seq for rid, seq in positions}
+        return RuleResult(rule.id, in_order, True, rule.weight, rule.critical, {"steps": steps})
+
+
+def _first_match(rule: Rule, turns: list[Turn], texts: dict[int, str]) -> Evidence | None:
+    pattern = matcher(tuple(rule.phrases.all()))
+    if pattern is None:
+        return None
+    for turn in turns:
+        hit = pattern.search(texts[turn.seq])
+        if hit:
+            return Evidence(turn.seq, hit.start(), hit.end(), hit.group(0))
+    return None
+
+
+def _evidence(found: Evidence, prefix: str = "") -> dict[str, Any]:
+    key = (lambda k: f"{prefix}_{k}") if prefix else (lambda k: k)
+    return {key("seq"): found.seq, key("start"): found.start, key("end"): found.end,
+            key("text"): found.text}
+
+
+def _estimated_gap(turns: list[Turn]) -> tuple[float | None, dict[str, Any]]:
+    """Longest gap between the estimated end of one turn and the start of the next."""
+    timed = [t for t in turns if t.ts is not None]
+    if len(timed) < 2:
+        return None, {}
+    best, after = 0.0, timed[0].seq
+    for previous, current in zip(timed, timed[1:], strict=False):
+        gap = (current.ts - previous.ts).total_seconds() - _speaking_time(previous.text or "")  # type: ignore[operator]
+        if gap > best:
+            best, after = gap, previous.seq
+    return best, {"source": "timestamps", "after_seq": after}
+
+
+def _speaking_time(text: str) -> float:
+    cjk = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
+    words = len(text.split()) if cjk == 0 else 0
+    return cjk / _ZH_CHARS_PER_S + words / _EN_WORDS_PER_S
