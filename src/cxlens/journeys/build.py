@@ -1,0 +1,262 @@
+"""Journey stitching as Ibis expressions (window functions only, so DuckDB and PySpark agree).
+
+A journey (episode) is one customer's contacts about one problem:
+
+1. every interaction gets its ``customer_key`` from ``identity_map`` (an unlinked interaction is a
+   journey of its own: ``u:<interaction_id>``);
+2. a contact with no reason borrows the reason of the nearest contact of the same customer that
+   has one, if that contact is within the window (a web or e-mail touch before a coded call);
+3. per (customer, reason) in time order, a new journey starts when the gap since the previous
+   contact ended exceeds the window (default 7 days) — the window chains, so a problem that takes
+   three contacts five days apart is one journey;
+4. each contact gets the flags the journey KPIs read: is it the first assisted contact, is it
+   followed by another customer-initiated contact (any channel / same channel), and is it
+   followed by an assisted contact (self-service containment);
+5. linked web sessions (``web_events``) join the journey they precede or fall inside, as
+   self-service touches (they never split or merge journeys).
+
+See docs/journeys.md for the definitions and the effort-score formula.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import ibis
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+SEQ_WIDTH = 6  # zero-padded position used to sort channel paths without ordered aggregates
+
+
+def linked_contacts(
+    interactions: ir.Table, identity_map: ir.Table, self_service_channels: Sequence[str]
+) -> ir.Table:
+    """Interactions with their customer key, kind (assisted/self_service/abandoned) and flags."""
+    im = identity_map.filter(identity_map.record_table == "interactions")
+    # One key per record even if identity_map were to hold duplicates.
+    im = im.group_by(["source", "source_id"]).aggregate(customer_key=im.customer_key.max())
+    i = interactions.filter(interactions.direction.fill_null("inbound") != "internal")
+    j = i.left_join(im, ["source", "source_id"])
+    abandoned = j.abandoned.fill_null(False)
+    self_service = j.channel.isin(list(self_service_channels)) & j.agent_id.isnull()
+    kind = ibis.cases(
+        (abandoned, "abandoned"), (self_service, "self_service"), else_="assisted"
+    )
+    return j.select(
+        interaction_id=j.interaction_id,
+        customer_key=j.customer_key.fill_null("u:" + j.interaction_id),
+        channel=j.channel.fill_null("unknown"),
+        started_at=j.started_at,
+        end_ts=ibis.coalesce(j.ended_at, j.started_at),
+        raw_reason=j.reason,
+        resolved=j.resolved,
+        transfers=j.transfers.fill_null(0),
+        wait_s=j.wait_s,
+        kind=kind,
+        customer_initiated=j.direction.isnull() | (j.direction == "inbound"),
+    ).filter(lambda t: t.started_at.notnull())
+
+
+def _assign_reason(t: ir.Table, window_s: float, split_by_reason: bool) -> ir.Table:
+    """Give reason-less contacts the reason of the nearest coded contact within the window."""
+    if not split_by_reason:
+        return t.mutate(reason=t.raw_reason, _pk=ibis.literal(""))
+    order = [t.started_at, t.interaction_id]
+    fwd = ibis.window(group_by=t.customer_key, order_by=order)
+    back = ibis.window(group_by=t.customer_key, order_by=[t.started_at.desc(),
+                                                         t.interaction_id.desc()])
+    known = t.raw_reason.notnull().cast("int64")
+    t = t.mutate(_g1=known.cumsum().over(fwd), _g2=known.cumsum().over(back))
+    known_ts = ibis.cases((t.raw_reason.notnull(), t.started_at.epoch_seconds()), else_=None)
+    g1 = ibis.window(group_by=[t.customer_key, t._g1])
+    g2 = ibis.window(group_by=[t.customer_key, t._g2])
+    t = t.mutate(
+        _prev_reason=t.raw_reason.max().over(g1), _prev_ts=known_ts.max().over(g1),
+        _next_reason=t.raw_reason.max().over(g2), _next_ts=known_ts.max().over(g2),
+    )
+    now = t.started_at.epoch_seconds()
+    gap_prev = now - t._prev_ts
+    gap_next = t._next_ts - now
+    prev_ok = t._prev_reason.notnull() & (gap_prev <= window_s)
+    next_ok = t._next_reason.notnull() & (gap_next <= window_s)
+    reason = ibis.cases(
+        (t.raw_reason.notnull(), t.raw_reason),
+        (prev_ok & (~next_ok | (gap_prev <= gap_next)), t._prev_reason),
+        (next_ok, t._next_reason),
+        else_=None,
+    )
+    t = t.mutate(reason=reason)
+    return t.mutate(_pk=t.reason.fill_null(""))
+
+
+def episodes(contacts: ir.Table, window_s: float, split_by_reason: bool = True) -> ir.Table:
+    """Contacts with ``journey_id``, position and the repeat/containment flags."""
+    t = _assign_reason(contacts, window_s, split_by_reason)
+    part = ibis.window(group_by=[t.customer_key, t._pk], order_by=[t.started_at, t.interaction_id])
+    # Gap from the latest end so far, so a long call that overlaps the next contact still chains.
+    prev_end = t.end_ts.epoch_seconds().max().over(
+        ibis.window(group_by=[t.customer_key, t._pk], order_by=[t.started_at, t.interaction_id],
+                    rows=(None, -1))
+    )
+    t = t.mutate(_gap=t.started_at.epoch_seconds() - prev_end)
+    t = t.mutate(_new=(t._gap.isnull() | (t._gap > window_s)).cast("int64"))
+    t = t.mutate(_ep=t._new.cumsum().over(part))
+    keys = [t.customer_key, t._pk, t._ep]
+    ordered = ibis.window(group_by=keys, order_by=[t.started_at, t.interaction_id])
+    whole = ibis.window(group_by=keys)
+    t = t.mutate(_pos=ibis.row_number().over(ordered))
+    t = t.mutate(
+        journey_id="j:" + ibis.cases((t._pos == 0, t.interaction_id), else_=None).max().over(whole)
+    )
+    ci = t.customer_initiated.cast("int64")
+    assisted = (t.kind == "assisted").cast("int64")
+    by_channel = ibis.window(group_by=[t.journey_id, t.channel],
+                             order_by=[t.started_at, t.interaction_id])
+    by_channel_all = ibis.window(group_by=[t.journey_id, t.channel])
+    jw = ibis.window(group_by=t.journey_id, order_by=[t.started_at, t.interaction_id])
+    jall = ibis.window(group_by=t.journey_id)
+    t = t.mutate(
+        _ci_later=ci.sum().over(jall) - ci.cumsum().over(jw),
+        _ci_later_channel=ci.sum().over(by_channel_all) - ci.cumsum().over(by_channel),
+        _a_cum=assisted.cumsum().over(jw),
+        _a_later=assisted.sum().over(jall) - assisted.cumsum().over(jw),
+    )
+    return t.mutate(
+        first_assisted=(t.kind == "assisted") & (t._a_cum == 1),
+        repeat_any=t._ci_later > 0,
+        repeat_channel=t._ci_later_channel > 0,
+        followed_by_assisted=t._a_later > 0,
+    )
+
+
+def web_sessions(web_events: ir.Table, identity_map: ir.Table) -> ir.Table:
+    """Web sessions of known customers: session_id, customer_key, started_at, end_ts."""
+    im = identity_map.filter(identity_map.record_table == "web_events")
+    im = im.group_by(["source", "source_id"]).aggregate(customer_key=im.customer_key.max())
+    ev = web_events.filter(web_events.session_id.notnull() & web_events.ts.notnull())
+    ev = ev.inner_join(im, ["source", "source_id"])
+    return ev.group_by([ev.source, ev.session_id]).aggregate(
+        customer_key=ev.customer_key.max(), started_at=ev.ts.min(), end_ts=ev.ts.max(),
+    )
+
+
+def attach_sessions(journey_touches: ir.Table, sessions: ir.Table, window_s: float) -> ir.Table:
+    """Session touches joined to the nearest journey of the same customer they precede or sit in."""
+    spans = journey_touches.group_by([journey_touches.journey_id,
+                                      journey_touches.customer_key]).aggregate(
+        j_start=journey_touches.started_at.min().epoch_seconds(),
+        j_end=journey_touches.end_ts.max().epoch_seconds(),
+        j_reason=journey_touches.reason.max(),
+    )
+    s = sessions.mutate(s_start=sessions.started_at.epoch_seconds())
+    pairs = s.inner_join(spans, s.customer_key == spans.customer_key).filter(
+        lambda p: (p.s_start >= p.j_start - window_s) & (p.s_start <= p.j_end)
+    )
+    pairs = pairs.mutate(_dist=(pairs.j_start - pairs.s_start).abs())
+    pick = ibis.window(group_by=[pairs.source, pairs.session_id],
+                       order_by=[pairs._dist, pairs.journey_id])
+    pairs = pairs.mutate(_rank=ibis.row_number().over(pick)).filter(lambda p: p._rank == 0)
+    return pairs.select(
+        journey_id=pairs.journey_id,
+        interaction_id="session:" + pairs.source + ":" + pairs.session_id,
+        customer_key=pairs.customer_key,
+        channel=ibis.literal("web"),
+        started_at=pairs.started_at,
+        end_ts=pairs.end_ts,
+        reason=pairs.j_reason,
+        kind=ibis.literal("web_session"),
+        first_assisted=ibis.literal(False),
+        repeat_any=ibis.literal(False),
+        repeat_channel=ibis.literal(False),
+        followed_by_assisted=ibis.literal(False),
+    )
+
+
+TOUCH_COLUMNS = (
+    "journey_id", "interaction_id", "customer_key", "channel", "started_at", "end_ts", "reason",
+    "kind", "first_assisted", "repeat_any", "repeat_channel", "followed_by_assisted",
+)
+
+
+def touches(
+    interactions: ir.Table,
+    identity_map: ir.Table,
+    *,
+    window_s: float,
+    self_service_channels: Sequence[str],
+    split_by_reason: bool = True,
+    web_events: ir.Table | None = None,
+) -> ir.Table:
+    """Every touch of every journey with its ``seq`` — the ``journey_contacts`` rows."""
+    contacts = linked_contacts(interactions, identity_map, self_service_channels)
+    eps = episodes(contacts, window_s, split_by_reason).select(*TOUCH_COLUMNS)
+    rows = eps
+    if web_events is not None:
+        sessions = attach_sessions(eps, web_sessions(web_events, identity_map), window_s)
+        rows = eps.union(sessions.select(*TOUCH_COLUMNS))
+    seq = ibis.window(group_by=rows.journey_id, order_by=[rows.started_at, rows.interaction_id])
+    return rows.mutate(seq=ibis.row_number().over(seq) + 1)
+
+
+def summarise(touches: ir.Table, interactions: ir.Table) -> ir.Table:
+    """One row per journey (the ``journeys`` table) from its touches and their interactions."""
+    i = interactions.select("interaction_id", "resolved", "transfers", "wait_s", "ended_at")
+    t = touches.left_join(i, "interaction_id")
+    t = t.mutate(end_ts=ibis.coalesce(t.ended_at, t.started_at))
+    jw = ibis.window(group_by=t.journey_id, order_by=[t.seq])
+    last_known = ibis.window(group_by=t.journey_id,
+                             order_by=[t.resolved.isnull(), t.started_at.desc(), t.seq.desc()])
+    t = t.mutate(
+        _changed=t.channel.lag().over(jw).isnull() | (t.channel != t.channel.lag().over(jw)),
+        _last_known=ibis.row_number().over(last_known) == 0,
+    )
+    step = t.seq.cast("string").lpad(SEQ_WIDTH, "0") + ":" + t.channel
+    g = t.group_by(t.journey_id).aggregate(
+        customer_key=t.customer_key.max(),
+        reason=t.reason.max(),
+        started_at=t.started_at.min(),
+        ended_at=t.end_ts.max(),
+        contacts=t.count(where=t.kind != "web_session"),
+        assisted_contacts=t.count(where=t.kind == "assisted"),
+        self_service_touches=t.count(where=t.kind.isin(["self_service", "web_session"])),
+        abandoned_contacts=t.count(where=t.kind == "abandoned"),
+        transfers=t.transfers.fill_null(0).sum(),
+        wait_s=t.wait_s.fill_null(0).sum(),
+        _switches=t.count(where=t._changed & (t.seq > 1)),
+        _path=step.collect(where=t._changed),
+        _channels=t.channel.collect(),
+        first_channel=ibis.cases((t.seq == 1, t.channel), else_=None).max(),
+        _resolved=ibis.cases((t._last_known & t.resolved.notnull(), t.resolved.cast("int64")),
+                             else_=None).max(),
+        _fcr=ibis.cases(
+            (t.first_assisted, (t.resolved.fill_null(False) & ~t.repeat_any).cast("int64")),
+            else_=None,
+        ).max(),
+    )
+    g = g.mutate(
+        channel_path=g._path.sort().map(lambda s: s.substr(SEQ_WIDTH + 1)).join(" > "),
+        channels=g._channels.unique().sort().join(","),
+        duration_h=(g.ended_at.epoch_seconds() - g.started_at.epoch_seconds()) / 3600.0,
+        resolved=g._resolved == 1,
+        first_contact_resolved=g._fcr.fill_null(0) == 1,
+    )
+    return g.mutate(effort_score=effort_score(g))
+
+
+def effort_score(g: ir.Table) -> ir.FloatingValue:
+    """Customer effort, 0 (one contact, solved) to 10 — the formula of docs/journeys.md.
+
+    ``(contacts - 1) + 0.5 * transfers + 0.5 * channel switches + wait minutes / 10
+    + 2 if not resolved``, clipped to [0, 10].
+    """
+    raw = (
+        (g.contacts - 1).cast("float64")
+        + 0.5 * g.transfers.cast("float64")
+        + 0.5 * g._switches.cast("float64")
+        + g.wait_s / 600.0
+        + ibis.cases((g.resolved, 0.0), else_=2.0)
+    )
+    return ibis.greatest(ibis.least(raw, 10.0), 0.0).round(2)
