@@ -79,6 +79,10 @@ class JourneySettings(_Section):
     split_by_reason: bool = True
     self_service_channels: list[str] = Field(default_factory=lambda: ["ivr", "web", "app"])
     include_web_sessions: bool = True
+    help_page_prefixes: list[str] = Field(
+        default_factory=lambda: ["/help", "/support", "/faq", "/account/reset-password",
+                                 "/orders/track"]
+    )
 
 
 class MetricSettings(_Section):

@@ -1,4 +1,4 @@
-"""A tiny hand-made journey fixture: 4 customers, 11 interactions, 1 web session."""
+"""A tiny hand-made journey fixture: 4 customers, 11 interactions, 3 web sessions."""
 
 from __future__ import annotations
 
@@ -37,8 +37,12 @@ ROWS = [
     ("i11", None, "phone", 6.0, "billing", True, "a2", False, "inbound", 0),
 ]
 
-# A web session of c1 just before i01 (self-service touch of the first journey).
-WEB = [("w1-0", "s1", "c1", _at(-0.01)), ("w1-1", "s1", "c1", _at(-0.005))]
+# A help session of c1 just before i01 (a self-service touch of c1's first journey); a help
+# session of c2 long after its contacts (a self-service journey of its own); a browsing session
+# of c3 (not a self-service attempt: ignored).
+WEB = [("w1-0", "s1", "c1", _at(-0.01), "/"), ("w1-1", "s1", "c1", _at(-0.005), "/help/billing"),
+       ("w2-0", "s2", "c2", _at(15), "/help/delivery"),
+       ("w3-0", "s3", "c3", _at(2.9), "/products")]
 
 # the expected journeys as sets of interaction source ids
 EXPECTED = [{"i01", "i02", "i03"}, {"i04"}, {"i05", "i06"}, {"i07"}, {"i08", "i09"}, {"i10"},
@@ -73,12 +77,12 @@ def load(ws, with_web: bool = True) -> None:
     store_records(ws, "interactions", pa.table(cols))
     if with_web:
         web = {"source": [], "source_id": [], "session_id": [], "ts": [], "page": []}
-        for sid, session, cust, ts in WEB:
+        for sid, session, cust, ts, page in WEB:
             web["source"].append("web")
             web["source_id"].append(sid)
             web["session_id"].append(session)
             web["ts"].append(ts)
-            web["page"].append("/help/billing")
+            web["page"].append(page)
             imap.append({"record_table": "web_events", "source": "web", "source_id": sid,
                          "customer_key": cust, "method": "fixture", "updated_at": T0})
         store_records(ws, "web_events", pa.table(web))

@@ -132,42 +132,62 @@ def episodes(contacts: ir.Table, window_s: float, split_by_reason: bool = True) 
     )
 
 
-def web_sessions(web_events: ir.Table, identity_map: ir.Table) -> ir.Table:
-    """Web sessions of known customers: session_id, customer_key, started_at, end_ts."""
+def web_sessions(
+    web_events: ir.Table, identity_map: ir.Table, help_prefixes: Sequence[str]
+) -> ir.Table:
+    """Help-seeking web sessions of known customers (a page under one of ``help_prefixes``).
+
+    Plain browsing is not a self-service attempt, so sessions without a help page are left out.
+    """
     im = identity_map.filter(identity_map.record_table == "web_events")
     im = im.group_by(["source", "source_id"]).aggregate(customer_key=im.customer_key.max())
     ev = web_events.filter(web_events.session_id.notnull() & web_events.ts.notnull())
-    ev = ev.inner_join(im, ["source", "source_id"])
-    return ev.group_by([ev.source, ev.session_id]).aggregate(
+    ev = ev.left_join(im, ["source", "source_id"])
+    is_help = ibis.literal(False)
+    for prefix in help_prefixes:
+        is_help = is_help | ev.page.fill_null("").startswith(prefix)
+    g = ev.group_by([ev.source, ev.session_id]).aggregate(
         customer_key=ev.customer_key.max(), started_at=ev.ts.min(), end_ts=ev.ts.max(),
+        help_pages=ev.count(where=is_help),
     )
+    return g.filter((g.help_pages > 0) & g.customer_key.notnull())
 
 
 def attach_sessions(journey_touches: ir.Table, sessions: ir.Table, window_s: float) -> ir.Table:
-    """Session touches joined to the nearest journey of the same customer they precede or sit in."""
+    """Session touches, each in the nearest journey of its customer that it precedes or sits in.
+
+    A help session with no such journey is a self-service journey of its own
+    (``j:session:<source>:<session_id>``): the customer tried the web and did not need to call.
+    """
     spans = journey_touches.group_by([journey_touches.journey_id,
                                       journey_touches.customer_key]).aggregate(
         j_start=journey_touches.started_at.min().epoch_seconds(),
         j_end=journey_touches.end_ts.max().epoch_seconds(),
         j_reason=journey_touches.reason.max(),
     )
-    s = sessions.mutate(s_start=sessions.started_at.epoch_seconds())
+    s = sessions.mutate(
+        s_start=sessions.started_at.epoch_seconds(),
+        session_key="session:" + sessions.source + ":" + sessions.session_id,
+    )
     pairs = s.inner_join(spans, s.customer_key == spans.customer_key).filter(
         lambda p: (p.s_start >= p.j_start - window_s) & (p.s_start <= p.j_end)
     )
     pairs = pairs.mutate(_dist=(pairs.j_start - pairs.s_start).abs())
-    pick = ibis.window(group_by=[pairs.source, pairs.session_id],
-                       order_by=[pairs._dist, pairs.journey_id])
+    pick = ibis.window(group_by=pairs.session_key, order_by=[pairs._dist, pairs.journey_id])
     pairs = pairs.mutate(_rank=ibis.row_number().over(pick)).filter(lambda p: p._rank == 0)
-    return pairs.select(
-        journey_id=pairs.journey_id,
-        interaction_id="session:" + pairs.source + ":" + pairs.session_id,
-        customer_key=pairs.customer_key,
+    chosen = pairs.select(session_key=pairs.session_key, journey_id=pairs.journey_id,
+                          reason=pairs.j_reason)
+    s = s.left_join(chosen, "session_key")
+    return s.select(
+        journey_id=s.journey_id.fill_null("j:" + s.session_key),
+        interaction_id=s.session_key,
+        customer_key=s.customer_key,
         channel=ibis.literal("web"),
-        started_at=pairs.started_at,
-        end_ts=pairs.end_ts,
-        reason=pairs.j_reason,
+        started_at=s.started_at,
+        end_ts=s.end_ts,
+        reason=s.reason,
         kind=ibis.literal("web_session"),
+        customer_initiated=ibis.literal(False),
         first_assisted=ibis.literal(False),
         repeat_any=ibis.literal(False),
         repeat_channel=ibis.literal(False),
@@ -177,7 +197,8 @@ def attach_sessions(journey_touches: ir.Table, sessions: ir.Table, window_s: flo
 
 TOUCH_COLUMNS = (
     "journey_id", "interaction_id", "customer_key", "channel", "started_at", "end_ts", "reason",
-    "kind", "first_assisted", "repeat_any", "repeat_channel", "followed_by_assisted",
+    "kind", "customer_initiated", "first_assisted", "repeat_any", "repeat_channel",
+    "followed_by_assisted",
 )
 
 
@@ -189,14 +210,33 @@ def touches(
     self_service_channels: Sequence[str],
     split_by_reason: bool = True,
     web_events: ir.Table | None = None,
+    help_prefixes: Sequence[str] = ("/help",),
 ) -> ir.Table:
     """Every touch of every journey with its ``seq`` — the ``journey_contacts`` rows."""
     contacts = linked_contacts(interactions, identity_map, self_service_channels)
     eps = episodes(contacts, window_s, split_by_reason).select(*TOUCH_COLUMNS)
     rows = eps
     if web_events is not None:
-        sessions = attach_sessions(eps, web_sessions(web_events, identity_map), window_s)
+        sessions = attach_sessions(
+            eps, web_sessions(web_events, identity_map, help_prefixes), window_s
+        )
         rows = eps.union(sessions.select(*TOUCH_COLUMNS))
+        # A session is "followed" when a contact of its journey starts after it.
+        order = [rows.started_at, rows.interaction_id]
+        jw = ibis.window(group_by=rows.journey_id, order_by=order)
+        jall = ibis.window(group_by=rows.journey_id)
+        ci = rows.customer_initiated.cast("int64")
+        assisted = (rows.kind == "assisted").cast("int64")
+        rows = rows.mutate(
+            _ci_later=ci.sum().over(jall) - ci.cumsum().over(jw),
+            _a_later=assisted.sum().over(jall) - assisted.cumsum().over(jw),
+        )
+        session = rows.kind == "web_session"
+        rows = rows.mutate(
+            repeat_any=ibis.cases((session, rows._ci_later > 0), else_=rows.repeat_any),
+            followed_by_assisted=ibis.cases((session, rows._a_later > 0),
+                                            else_=rows.followed_by_assisted),
+        )
     seq = ibis.window(group_by=rows.journey_id, order_by=[rows.started_at, rows.interaction_id])
     return rows.mutate(seq=ibis.row_number().over(seq) + 1)
 

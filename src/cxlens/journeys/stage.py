@@ -22,6 +22,7 @@ def build_expressions(ws: Workspace) -> tuple[Any, Any]:
         self_service_channels=cfg.self_service_channels,
         split_by_reason=cfg.split_by_reason,
         web_events=web,
+        help_prefixes=cfg.help_page_prefixes,
     )
     return touches, build.summarise
 
