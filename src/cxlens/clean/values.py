@@ -37,6 +37,7 @@ _FALLBACK_FORMATS = (
 # Plausibility window for any event timestamp: earlier or later means a broken clock or field.
 MIN_TS = datetime(1990, 1, 1)
 MAX_TS = datetime(2100, 1, 1)
+MIN_DATE = datetime(1900, 1, 1)
 
 
 def as_string(column: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -138,6 +139,7 @@ def to_utc(
     column: pa.Array,
     tz: str,
     formats: Sequence[str] | None = None,
+    earliest: datetime = MIN_TS,
 ) -> tuple[pa.Array, pa.Array]:
     """Parse local-time strings of zone ``tz`` into naive-UTC timestamps.
 
@@ -145,7 +147,7 @@ def to_utc(
     through a per-distinct-value parser that understands ISO 8601 with offsets ("Z",
     "+08:00" — an explicit offset wins over ``tz``), epoch seconds/milliseconds, RFC 2822 and
     common CN/EU/US layouts. Returns (timestamps, mask of non-empty values that did not parse or
-    fall outside 1990–2100).
+    fall outside ``earliest``–2100; event times default to 1990 on, birth dates pass 1900).
     """
     column = blank_to_null(column)
     result = pa.nulls(len(column), TS)
@@ -162,7 +164,7 @@ def to_utc(
         rest = pc.if_else(pending, column, pa.scalar(None, pa.string()))
         fallback = map_distinct(rest, lambda v: _parse_one(v, tz), TS)
         result = pc.coalesce(result, fallback)
-    in_range = pc.and_(pc.greater_equal(result, pa.scalar(MIN_TS, TS)),
+    in_range = pc.and_(pc.greater_equal(result, pa.scalar(earliest, TS)),
                        pc.less(result, pa.scalar(MAX_TS, TS)))
     result = pc.if_else(pc.fill_null(in_range, False), result, pa.scalar(None, TS))
     bad = pc.and_(pc.is_valid(column), pc.is_null(result))

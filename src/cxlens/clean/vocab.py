@@ -14,7 +14,8 @@ from cxlens import schema
 # Outcome of a contact, as a contact-centre manager reads it.
 DISPOSITIONS: Final = (
     "answered", "abandoned", "no_answer", "busy", "failed", "congestion", "rejected",
-    "voicemail", "transferred", "solved", "open", "pending", "closed",
+    "voicemail", "transferred", "resolved", "escalated", "follow_up", "callback", "hangup",
+    "to_agent", "open", "pending", "closed",
 )
 
 CHANNEL_MAP: Final[dict[str, str]] = {
@@ -52,7 +53,8 @@ DISPOSITION_MAP: Final[dict[str, str]] = {
     "abandon": "abandoned", "caller_hangup": "abandoned", "放弃": "abandoned",
     "failure": "failed", "error": "failed", "busy": "busy", "忙": "busy",
     "congestion": "congestion", "voicemail": "voicemail", "transfer": "transferred",
-    "solved": "solved", "closed": "closed", "resolved": "solved", "open": "open", "new": "open",
+    "solved": "resolved", "closed": "closed", "resolved": "resolved", "open": "open",
+    "new": "open", "escalate": "escalated", "follow_up": "follow_up", "followup": "follow_up",
     "pending": "pending", "hold": "pending", "snoozed": "pending",
 }
 

@@ -33,9 +33,12 @@ from cxlens.connectors.records import Reject, Rows, batches_from_records
 
 CHANNEL = {"VOICE": "phone", "CHAT": "chat", "TASK": "web", "EMAIL": "email"}
 OUTBOUND = {"OUTBOUND", "CALLBACK", "API", "CAMPAIGN"}
+# Contact attributes (set by flows and wrap-up) that fill canonical columns.
 ATTRIBUTES = {"reason": "reason", "contact_reason": "reason", "account": "account",
               "accountnumber": "account", "email": "email", "language": "language",
-              "customer_name": "contact_name", "customername": "contact_name"}
+              "customer_name": "contact_name", "customername": "contact_name",
+              "disposition": "disposition", "wrapup": "disposition", "resolved": "resolved"}
+_TRUE = {"true", "1", "yes", "y"}
 
 
 class AmazonConnectConnector:
@@ -136,7 +139,9 @@ def to_rows(ctr: Any) -> Rows:
     if isinstance(attributes, dict):
         for key, value in attributes.items():
             target = ATTRIBUTES.get(str(key).lower())
-            if target and value not in (None, ""):
+            if target == "resolved" and value not in (None, ""):
+                row[target] = str(value).strip().lower() in _TRUE
+            elif target and value not in (None, ""):
                 row[target] = value
     if not row["started_at"]:
         raise Reject("missing InitiationTimestamp")

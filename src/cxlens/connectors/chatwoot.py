@@ -177,13 +177,14 @@ def to_rows(conv: dict[str, Any], source: str) -> Rows:
         "agent_id": conv.get("agent_id"),
         "started_at": started,
         "ended_at": ended if status == "resolved" else None,
-        "disposition": "solved" if status == "resolved" else status,
+        "disposition": attrs.get("disposition") or status,
         "resolved": status == "resolved" if status else None,
         "reason": reason or attrs.get("reason"),
         "contact_name": conv.get("contact_name"),
         "email": conv.get("email"),
         "phone": conv.get("phone"),
         "account": attrs.get("account"),
+        "language": attrs.get("language"),
         "text": "\n".join(str(t["text"]) for t in turns if t["text"]) or None,
     }
     return {"interactions": [row], "messages": turns}

@@ -57,11 +57,8 @@ def iter_records(path: Path, encoding: str | None, list_keys: tuple[str, ...] = 
     first = _first_char(path)
     if first == "":
         return
-    if first == "{" and _looks_like_lines(path, encoding):
-        yield from _iter_json_lines(path, encoding)
-        return
-    if first not in "[{":
-        yield from _iter_json_lines(path, encoding)
+    if first == "{" and _looks_like_lines(path, encoding) or first not in "[{":
+        yield from _iter_json_lines(path, encoding, list_keys)
         return
     data = path.read_bytes()
     text = decode(path, data, encoding)
@@ -86,7 +83,8 @@ def _unwrap(doc: Any, list_keys: tuple[str, ...]) -> list[Any]:
     return [doc]
 
 
-def _iter_json_lines(path: Path, encoding: str | None) -> Iterator[JsonRecord]:
+def _iter_json_lines(path: Path, encoding: str | None,
+                     list_keys: tuple[str, ...] = ()) -> Iterator[JsonRecord]:
     for number, line, position in iter_lines(path, encoding):
         if not line.strip():
             continue
@@ -96,6 +94,8 @@ def _iter_json_lines(path: Path, encoding: str | None) -> Iterator[JsonRecord]:
         except json.JSONDecodeError as exc:
             yield JsonRecord(locator, None, line, f"invalid JSON: {exc.msg}", position)
             continue
+        if isinstance(value, dict) and any(isinstance(value.get(k), list) for k in list_keys):
+            value = _unwrap(value, list_keys)  # a whole page on one line
         if isinstance(value, list):  # a line holding an array of records
             for index, item in enumerate(value):
                 yield JsonRecord(f"{locator}[{index}]", item, "", None, position)

@@ -356,7 +356,8 @@ def _convert(column: pa.Array, kind: str, spec: ColumnSpec, tz: str, mapping: Ma
         if pa.types.is_date(typ):
             return column.cast(pa.date32())
         ts, bad = V.to_utc(V.as_string(column), "UTC",
-                           [f for f in (spec.format,) if f] + list(V.DEFAULT_TS_FORMATS))
+                           [f for f in (spec.format,) if f] + list(V.DEFAULT_TS_FORMATS),
+                           earliest=V.MIN_DATE)
         checks.add(bad, f"{target}: unparseable date")
         return ts.cast(pa.date32())
     if kind in ("float64", "int64"):

@@ -46,7 +46,7 @@ def rows_to_table(table: str, rows: list[dict[str, Any]], tz: str) -> tuple[pa.T
             bad = pc.or_(bad, wrong)
         elif kind == "date":
             text = pa.array([None if v is None else str(v) for v in values], pa.string())
-            parsed, wrong = V.to_utc(text, "UTC", ())
+            parsed, wrong = V.to_utc(text, "UTC", (), earliest=V.MIN_DATE)
             cols[name] = parsed.cast(pa.date32())
         elif kind in ("float64", "int64"):
             nums = [_number(v) for v in values]
