@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from cxlens.qa.engine import CallContext, Inspector, Turn
     from cxlens.qa.rules import load_rules
-    from cxlens.qa.scorecards import interaction_detail, scorecards
+    from cxlens.qa.cards import interaction_detail, scorecards
 
 __all__ = ["CallContext", "Inspector", "Turn", "interaction_detail", "load_rules", "scorecards"]
 
@@ -21,8 +21,8 @@ _WHERE = {
     "Inspector": "cxlens.qa.engine",
     "Turn": "cxlens.qa.engine",
     "load_rules": "cxlens.qa.rules",
-    "scorecards": "cxlens.qa.scorecards",
-    "interaction_detail": "cxlens.qa.scorecards",
+    "scorecards": "cxlens.qa.cards",
+    "interaction_detail": "cxlens.qa.cards",
 }
 
 

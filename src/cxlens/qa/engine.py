@@ -13,11 +13,6 @@ from typing import Any
 
 from cxlens.qa.rules import Evidence, Rule, RuleBook, matcher, normalise
 
-# Speaking rates used to estimate how long a turn lasted when only its start time is known.
-_EN_WORDS_PER_S = 2.5
-_ZH_CHARS_PER_S = 4.0
-
-
 @dataclass
 class Turn:
     """One message of the conversation."""
@@ -104,7 +99,7 @@ class Inspector:
             elif rule.kind == "empathy":
                 results[rule.id] = self._empathy(rule, agent, customer, texts, context)
             elif rule.kind == "long_silence":
-                results[rule.id] = self._silence(rule, turns, context)
+                results[rule.id] = self._silence(rule, context)
         for rule in self.book.rules:
             if rule.kind == "script_order":
                 results[rule.id] = self._order(rule, results)
@@ -147,7 +142,8 @@ class Inspector:
 
     def _empathy(self, rule: Rule, agent: list[Turn], customer: list[Turn],
                  texts: dict[int, str], context: CallContext) -> RuleResult:
-        trigger = self._negative_turn(customer, texts)
+        # Empathy answers how the customer came in: only their opening turns can trigger it.
+        trigger = self._negative_turn(customer[: rule.trigger_turns], texts)
         by_score = context.sentiment is not None and context.sentiment <= self.negative_sentiment
         if trigger is None and not by_score:
             return RuleResult(rule.id, True, False, rule.weight, rule.critical,
@@ -174,14 +170,14 @@ class Inspector:
                 return Evidence(turn.seq, hit.start(), hit.end(), hit.group(0))
         return None
 
-    def _silence(self, rule: Rule, turns: list[Turn], context: CallContext) -> RuleResult:
+    def _silence(self, rule: Rule, context: CallContext) -> RuleResult:
         limit = rule.max_silence_s or self.long_silence_s
+        # Only the audio signal measures silence: a turn's start time says nothing about when
+        # the previous speaker stopped, so gaps between message timestamps are not dead air.
         seconds, detail = context.silence_s, {"source": "audio", "at_s": context.silence_at_s}
         if seconds is None:
-            seconds, detail = _estimated_gap(turns)
-        if seconds is None:
             return RuleResult(rule.id, True, False, rule.weight, rule.critical,
-                              {"reason": "no audio or turn timestamps"})
+                              {"reason": "no audio signal metrics"})
         evidence = {"seconds": round(seconds, 1), "limit_s": limit, **detail}
         return RuleResult(rule.id, seconds <= limit, True, rule.weight, rule.critical, evidence)
 
@@ -213,22 +209,3 @@ def _evidence(found: Evidence, prefix: str = "") -> dict[str, Any]:
     key = (lambda k: f"{prefix}_{k}") if prefix else (lambda k: k)
     return {key("seq"): found.seq, key("start"): found.start, key("end"): found.end,
             key("text"): found.text}
-
-
-def _estimated_gap(turns: list[Turn]) -> tuple[float | None, dict[str, Any]]:
-    """Longest gap between the estimated end of one turn and the start of the next."""
-    timed = [t for t in turns if t.ts is not None]
-    if len(timed) < 2:
-        return None, {}
-    best, after = 0.0, timed[0].seq
-    for previous, current in zip(timed, timed[1:], strict=False):
-        gap = (current.ts - previous.ts).total_seconds() - _speaking_time(previous.text or "")  # type: ignore[operator]
-        if gap > best:
-            best, after = gap, previous.seq
-    return best, {"source": "timestamps", "after_seq": after}
-
-
-def _speaking_time(text: str) -> float:
-    cjk = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
-    words = len(text.split()) if cjk == 0 else 0
-    return cjk / _ZH_CHARS_PER_S + words / _EN_WORDS_PER_S

@@ -45,6 +45,7 @@ class Rule(_Strict):
     speaker: Literal["agent", "customer"] = "agent"
     position: Position = "any"
     within_turns: int = Field(default=2, ge=1)
+    trigger_turns: int = Field(default=2, ge=1)
     weight: float = Field(gt=0)
     critical: bool = False
     channels: list[str] | None = None

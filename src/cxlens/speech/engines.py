@@ -22,8 +22,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from cxlens.config import SpeechSettings
-from cxlens.errors import ConfigError, InputError
+from cxlens.errors import ConfigError
 from cxlens.speech.audio import TARGET_RATE, to_pcm16
+from cxlens.speech.exceptions import UnsupportedLanguageError
 
 
 @dataclass
@@ -155,7 +156,7 @@ def check_language(engine: SpeechEngine, language: str | None) -> str | None:
     if language is None:
         return engine.languages[0]
     if language not in engine.languages:
-        raise InputError(
+        raise UnsupportedLanguageError(
             f"the {engine.name} engine has no {language!r} model (it recognises "
             f"{', '.join(engine.languages)})",
             "for Chinese set [speech] engine = \"faster-whisper\" and model_dir to a local "
