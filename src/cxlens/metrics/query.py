@@ -1,0 +1,359 @@
+"""Compute KPIs on the warehouse: slices, time buckets, previous period, overview, drill-down.
+
+All aggregation runs in the warehouse through Ibis; only the (small) aggregated result comes
+back as a pandas DataFrame. Dates are local calendar dates (``settings.locale.timezone``):
+``start`` and ``end`` are inclusive days, turned into a half-open UTC interval.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import ibis
+
+from cxlens.errors import InputError, NotFoundError
+from cxlens.metrics import facts, localtime
+from cxlens.metrics.registry import DIMENSIONS, GRAINS, KPIS, Kpi, _one
+from cxlens.workspace import Workspace
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+    import pandas as pd
+
+DateLike = date | datetime | str | None
+Filters = Mapping[str, str | Sequence[str]] | None
+_PAD = timedelta(days=62)  # surveys are answered after the contact; offsets cover that too
+
+
+# -- validation ----------------------------------------------------------------------------------
+def get_kpi(name: str) -> Kpi:
+    """The registry entry for ``name``; a clear error listing the valid names otherwise."""
+    try:
+        return KPIS[name]
+    except KeyError:
+        raise NotFoundError(f"unknown KPI {name!r}", f"valid KPIs: {', '.join(KPIS)}") from None
+
+
+def _dims(by: str | Sequence[str] | None) -> list[str]:
+    dims = [by] if isinstance(by, str) else list(by or [])
+    for d in dims:
+        if d not in DIMENSIONS:
+            raise NotFoundError(f"unknown dimension {d!r}",
+                                f"valid dimensions: {', '.join(DIMENSIONS)}")
+    if len(set(dims)) != len(dims):
+        raise InputError("a dimension is repeated in --by", "name each dimension once")
+    return dims
+
+
+def _grain(grain: str | None) -> str | None:
+    if grain is not None and grain not in GRAINS:
+        raise InputError(f"unknown time grain {grain!r}", f"valid grains: {', '.join(GRAINS)}")
+    return grain
+
+
+def _filters(filters: Filters) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for key, value in (filters or {}).items():
+        if key not in DIMENSIONS:
+            raise NotFoundError(f"unknown filter {key!r}",
+                                f"filter on a dimension: {', '.join(DIMENSIONS)}")
+        values = [value] if isinstance(value, str) else [str(v) for v in value]
+        if values:
+            out[key] = values
+    return out
+
+
+def _as_date(value: DateLike, what: str) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise InputError(f"{what} {value!r} is not a date", "use YYYY-MM-DD") from None
+
+
+def _span(ws: Workspace, start: DateLike, end: DateLike) -> tuple[date | None, date | None]:
+    s, e = _as_date(start, "start"), _as_date(end, "end")
+    if s and e and e < s:
+        raise InputError(f"the period ends ({e}) before it starts ({s})",
+                         "swap --from and --to")
+    return s, e
+
+
+def _joins(kpis: Iterable[Kpi], dims: Iterable[str], filters: Iterable[str]) -> set[str]:
+    joins: set[str] = set()
+    for k in kpis:
+        joins |= k.extra
+    for d in [*dims, *filters]:
+        joins |= DIMENSIONS[d][2]
+    return joins
+
+
+def _has_rows(ws: Workspace, table: str, cache: dict[str, bool]) -> bool:
+    if table not in cache:
+        wh = ws.warehouse
+        cache[table] = table in wh.tables() and int(wh.table(table).count().execute()) > 0
+    return cache[table]
+
+
+def has_data(ws: Workspace, kpi: Kpi, cache: dict[str, bool] | None = None) -> bool:
+    """Whether every table ``kpi`` needs holds rows (else the KPI is "no data", never 0)."""
+    cache = {} if cache is None else cache
+    return all(_has_rows(ws, t, cache) for t in kpi.needs)
+
+
+# -- time -----------------------------------------------------------------------------------------
+def _utc_range(ws: Workspace, s: date | None, e: date | None) -> tuple[datetime | None,
+                                                                       datetime | None]:
+    tz = ws.settings.locale.timezone
+    lo = localtime.local_midnight_utc(s, tz) if s else None
+    hi = localtime.local_midnight_utc(e + timedelta(days=1), tz) if e else None
+    return lo, hi
+
+
+def _data_span_utc(ws: Workspace) -> tuple[datetime | None, datetime | None]:
+    i = ws.warehouse.table("interactions")
+    row = i.aggregate(lo=i.started_at.min(), hi=i.started_at.max()).to_pyarrow().to_pylist()[0]
+    return row["lo"], row["hi"]
+
+
+def period_bounds(ws: Workspace) -> tuple[date | None, date | None]:
+    """First and last local dates with interactions; ``(None, None)`` when there are none."""
+    lo, hi = _data_span_utc(ws)
+    tz = ws.settings.locale.timezone
+    if lo is None or hi is None:
+        return None, None
+    return localtime.utc_to_local_date(lo, tz), localtime.utc_to_local_date(hi, tz)
+
+
+def _offset_span(ws: Workspace, lo: datetime | None, hi: datetime | None) -> tuple[datetime,
+                                                                                  datetime]:
+    if lo is None or hi is None:
+        d_lo, d_hi = _data_span_utc(ws)
+        lo = lo or d_lo or datetime(2000, 1, 1)
+        hi = hi or d_hi or datetime(2000, 1, 2)
+    return lo - _PAD, hi + _PAD
+
+
+# -- aggregation ----------------------------------------------------------------------------------
+def _aggregates(t: ir.Table, kpis: Sequence[Kpi], ws: Workspace) -> dict[str, Any]:
+    m = ws.settings.metrics
+    out: dict[str, Any] = {}
+    for k in kpis:
+        pop = k.population(t, m).fill_null(False)
+        if k.measure is _one:
+            num = t.count(where=pop)
+        else:
+            num = k.measure(t, m).sum(where=pop)
+        den = t.customer_key.nunique(where=pop) if k.kind == "per_customer" else t.count(where=pop)
+        out[f"{k.name}__num"] = num
+        out[f"{k.name}__den"] = den
+    return out
+
+
+def _fact(ws: Workspace, fact: str, joins: set[str], lo: datetime | None, hi: datetime | None,
+          filters: dict[str, list[str]]) -> ir.Table:
+    t = facts.FACTS[fact](ws, joins, lo, hi)
+    for dim, values in filters.items():
+        t = t.filter(t[dim].isin(values))
+    return t
+
+
+def value_of(kpi: Kpi, numerator: Any, denominator: Any) -> float | None:
+    """The KPI value from its numerator and denominator (None when there is nothing to rate)."""
+    num = 0.0 if numerator is None or _nan(numerator) else float(numerator)
+    den = 0.0 if denominator is None or _nan(denominator) else float(denominator)
+    if kpi.kind == "count":
+        return num
+    if den == 0:
+        return None
+    return num / den * kpi.scale
+
+
+def _nan(x: Any) -> bool:
+    return isinstance(x, float) and math.isnan(x)
+
+
+def compute(
+    ws: Workspace,
+    kpi: str,
+    by: str | Sequence[str] | None = None,
+    grain: str | None = None,
+    start: DateLike = None,
+    end: DateLike = None,
+    filters: Filters = None,
+    *,
+    compare: bool = False,
+) -> pd.DataFrame:
+    """One KPI, optionally sliced by dimensions and bucketed by a local time grain.
+
+    Returns columns ``[period] [dims...] value numerator denominator`` (plus ``previous`` and
+    ``change`` with ``compare=True`` and both ``start`` and ``end``: the same KPI over the
+    equally long period just before). ``value`` is None where there is nothing to rate — and
+    for every row when a table the KPI needs is empty (e.g. CSAT without surveys).
+
+    >>> from cxlens import metrics
+    >>> metrics.compute(ws, "aht", by="channel", start="2026-10-01", end="2026-10-31")  # doctest: +SKIP
+    """
+    import pandas as pd
+
+    k = get_kpi(kpi)
+    dims, grain, flt = _dims(by), _grain(grain), _filters(filters)
+    s, e = _span(ws, start, end)
+    keys = (["period"] if grain else []) + dims
+    if not has_data(ws, k):
+        frame = pd.DataFrame({c: pd.Series(dtype=object) for c in keys})
+        if not keys:
+            frame = pd.DataFrame([{}])
+        return frame.assign(value=None, numerator=0.0, denominator=0.0)
+    frame = _run(ws, k, dims, grain, s, e, flt)
+    if compare and s and e:
+        length = (e - s).days + 1
+        prev = _run(ws, k, dims, grain, s - timedelta(days=length), s - timedelta(days=1), flt)
+        if grain:
+            prev["period"] = pd.to_datetime(prev["period"]) + pd.Timedelta(days=length)
+        prev = prev[keys + ["value"]].rename(columns={"value": "previous"})
+        frame = frame.merge(prev, on=keys, how="left") if keys else frame.assign(
+            previous=prev["previous"].iloc[0] if len(prev) else None)
+        frame["change"] = [None if (v is None or p is None or _nan(v) or _nan(p)) else v - p
+                           for v, p in zip(frame["value"], frame["previous"], strict=True)]
+    return frame
+
+
+def _run(ws: Workspace, k: Kpi, dims: list[str], grain: str | None, s: date | None,
+         e: date | None, flt: dict[str, list[str]]) -> pd.DataFrame:
+    lo, hi = _utc_range(ws, s, e)
+    t = _fact(ws, k.fact, _joins([k], dims, flt), lo, hi, flt)
+    groups: list[Any] = []
+    if grain:
+        o_lo, o_hi = _offset_span(ws, lo, hi)
+        local = localtime.to_local(t.ts, ws.settings.locale.timezone, o_lo, o_hi)
+        t = t.mutate(period=localtime.bucket(local, grain))
+        groups.append("period")
+    groups.extend(dims)
+    aggs = _aggregates(t, [k], ws)
+    expr = t.group_by(groups).aggregate(**aggs) if groups else t.aggregate(**aggs)
+    frame = expr.to_pandas()
+    frame = frame.rename(columns={f"{k.name}__num": "numerator", f"{k.name}__den": "denominator"})
+    if groups:
+        frame = frame[frame["denominator"] > 0].sort_values(groups, na_position="last")
+    frame["numerator"] = frame["numerator"].astype("float64").fillna(0.0)
+    frame["denominator"] = frame["denominator"].astype("float64").fillna(0.0)
+    frame["value"] = [value_of(k, n, d) for n, d in zip(frame["numerator"],
+                                                       frame["denominator"], strict=True)]
+    return frame[[*groups, "value", "numerator", "denominator"]].reset_index(drop=True)
+
+
+def overview(ws: Workspace, start: DateLike = None, end: DateLike = None,
+             filters: Filters = None) -> list[dict[str, Any]]:
+    """Every KPI for the period and the equally long period before it (the dashboard tiles).
+
+    One aggregate query per fact table (contacts, surveys, touches) computes all its KPIs for
+    both periods. Each tile: ``kpi, label_en, label_zh, unit, value, previous, change,
+    change_pct, numerator, denominator, status`` (``"ok"`` or ``"no data"``), ``higher_is_better``.
+    """
+    flt = _filters(filters)
+    s, e = _span(ws, start, end)
+    if s is None or e is None:
+        first, last = period_bounds(ws)
+        s, e = s or first, e or last
+    cache: dict[str, bool] = {}
+    results: dict[str, tuple[Any, Any, Any, Any]] = {}
+    if s is not None and e is not None:
+        length = (e - s).days + 1
+        p_lo, _ = _utc_range(ws, s - timedelta(days=length), None)
+        lo, hi = _utc_range(ws, s, e)
+        by_fact: dict[str, list[Kpi]] = {}
+        for k in KPIS.values():
+            if has_data(ws, k, cache):
+                by_fact.setdefault(k.fact, []).append(k)
+        for fact, kpis in by_fact.items():
+            t = _fact(ws, fact, _joins(kpis, [], flt), p_lo, hi, flt)
+            t = t.mutate(_current=t.ts >= ibis.literal(lo))
+            rows = t.group_by("_current").aggregate(**_aggregates(t, kpis, ws)).to_pyarrow()
+            by_period = {r["_current"]: r for r in rows.to_pylist()}
+            cur, prev = by_period.get(True, {}), by_period.get(False, {})
+            for k in kpis:
+                results[k.name] = (cur.get(f"{k.name}__num"), cur.get(f"{k.name}__den"),
+                                   prev.get(f"{k.name}__num"), prev.get(f"{k.name}__den"))
+    tiles = []
+    for k in KPIS.values():
+        tile: dict[str, Any] = {
+            "kpi": k.name, "label_en": k.label_en, "label_zh": k.label_zh, "unit": k.unit,
+            "higher_is_better": k.higher_is_better, "definition": k.definition,
+            "start": s, "end": e,
+        }
+        if k.name not in results:
+            tile.update(value=None, previous=None, change=None, change_pct=None,
+                        numerator=0.0, denominator=0.0, status="no data")
+        else:
+            num, den, p_num, p_den = results[k.name]
+            value, previous = value_of(k, num, den), value_of(k, p_num, p_den)
+            if k.kind == "count" and not p_den:
+                previous = None  # nothing happened before: no comparison rather than "+100%"
+            change = None if value is None or previous is None else value - previous
+            pct = (None if change is None or not previous else change / abs(previous) * 100)
+            status = "ok" if value is not None and (k.kind != "count" or den) else "no data"
+            tile.update(value=value, previous=previous, change=change, change_pct=pct,
+                        numerator=float(num or 0), denominator=float(den or 0), status=status)
+        tiles.append(tile)
+    return tiles
+
+
+def heatmap(ws: Workspace, start: DateLike = None, end: DateLike = None,
+            filters: Filters = None) -> pd.DataFrame:
+    """Offered contacts per local weekday (0 = Monday) × hour (0-23): all 168 cells."""
+    import pandas as pd
+
+    flt = _filters(filters)
+    s, e = _span(ws, start, end)
+    lo, hi = _utc_range(ws, s, e)
+    t = _fact(ws, "contacts", _joins([], [], flt), lo, hi, flt).filter(lambda r: r.offered)
+    o_lo, o_hi = _offset_span(ws, lo, hi)
+    local = localtime.to_local(t.ts, ws.settings.locale.timezone, o_lo, o_hi)
+    t = t.mutate(weekday=local.day_of_week.index(), hour=local.hour())
+    counts = t.group_by(["weekday", "hour"]).aggregate(contacts=t.count()).to_pandas()
+    grid = pd.DataFrame([(d, h) for d in range(7) for h in range(24)], columns=["weekday", "hour"])
+    out = grid.merge(counts.astype("int64"), on=["weekday", "hour"], how="left")
+    out["contacts"] = out["contacts"].fillna(0).astype("int64")
+    return out
+
+
+def contacts(ws: Workspace, kpi: str, start: DateLike = None, end: DateLike = None,
+             filters: Filters = None, limit: int = 200) -> pd.DataFrame:
+    """The rows behind a KPI (its population), newest first, with each row's ``measure``.
+
+    For a rate the measure is 1 for rows in the numerator; for a mean it is the row's value.
+    ``started_at`` is local time.
+    """
+    import pandas as pd
+
+    k = get_kpi(kpi)
+    if limit < 1:
+        raise InputError(f"limit must be at least 1, got {limit}")
+    flt = _filters(filters)
+    s, e = _span(ws, start, end)
+    if not has_data(ws, k):
+        return pd.DataFrame(columns=["interaction_id", "started_at", "measure"])
+    lo, hi = _utc_range(ws, s, e)
+    joins = _joins([k], [], flt) | {"customer"}
+    t = _fact(ws, k.fact, joins, lo, hi, flt)
+    m = ws.settings.metrics
+    t = t.filter(k.population(t, m).fill_null(False))
+    measure = ibis.literal(1) if k.measure is _one else k.measure(t, m)
+    wanted = ["interaction_id", "ts", "channel", "queue", "agent", "reason", "language",
+              "customer_key", "journey_id", "kind", "survey_id", "csat", "nps", "ces"]
+    cols = [c for c in wanted if c in t.columns]
+    frame = (t.select(*cols, measure=measure).order_by([ibis.desc("ts"), "interaction_id"])
+             .limit(limit).to_pandas())
+    tz = ws.settings.locale.timezone
+    local = pd.to_datetime(frame.pop("ts")).dt.tz_localize("UTC").dt.tz_convert(tz)
+    frame.insert(1, "started_at", local.dt.tz_localize(None))
+    return frame
