@@ -18,7 +18,8 @@ N_BITS = 20
 N_FEATURES = 1 << N_BITS
 _MUL = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: spreads neighbouring code points
 _SHIFT = np.uint64(64 - N_BITS)
-_ORDER_SALT = (np.uint64(0x1000193), np.uint64(0x2545F4914F6CDD1D), np.uint64(0x27BB2EE687B0B0FD))
+_ORDER_SALT = (np.uint64(0x1000193), np.uint64(0x2545F4914F6CDD1D), np.uint64(0x27BB2EE687B0B0FD),
+               np.uint64(0x3C6EF372FE94F82B), np.uint64(0x510E527FADE682D1))
 MAX_CHARS = 2000  # sentiment is read from the first 2,000 characters of a text
 
 

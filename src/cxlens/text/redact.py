@@ -50,13 +50,40 @@ _EMAIL = re.compile(
 )
 # Keywords right before a number that make it an order / tracking / invoice reference.
 _ORDER_CONTEXT = re.compile(
-    r"(订单|單號|单号|运单|快递|物流|发票|工单|流水|编号|編號|order|tracking|invoice|ref|ticket|case|"
+    r"(订单|訂單|單號|单号|运单|快递|物流|发票|工单|流水|编号|編號|代码|编码|序列号|型号|批次|会员号|券码|"
+    r"order|tracking|invoice|ref|ticket|case|serial|model|po|sku|"
     r"awb|waybill|shipment|parcel|no\.?|#)\s*[:：#号]?\s*$",
     re.I,
 )
 _MOBILE = re.compile(r"1[3-9]\d{9}")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
+# The ~120 commonest surnames cover > 90% of mainland people; a guessed Chinese name must start
+# with one, so "我叫不醒" or "本人同意" are not taken for names.
+_SURNAMES = frozenset(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任"
+    "沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔"
+    "向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕"
+    "单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚"
+    "娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池"
+    "查麻苑迟邝"
+)
+_NAME_INTRO_ZH = re.compile(
+    r"(?:我叫|我的名字(?:是|叫)|本人(?:是|叫)?|姓名(?:是|[:：])?\s*|我是)\s*"
+    r"([\u4e00-\u9fff]{2,3}?)(?=[，,。.!！？?；;、\s]|$|电话|手机|身份|我|的|，)"
+)
+_NAME_INTRO_EN = re.compile(
+    r"(?:[Mm]y name is|[Ii]t's|[Ii]t is|[Tt]his is|I am|I'm)\s+"
+    r"([A-Z][a-z]+(?:[ -][A-Z][a-z']+)?)(?=[,.;!?]|\s|$)"
+)
+_SIGNATURE = re.compile(
+    r"\n\s*(?:(?:谢谢|此致|盼复。?|敬礼|Regards,?|Best regards,?|Thanks,?|Best,?|Sincerely,?|Cheers,?)"
+    r"[ \t]*\n?[ \t]*)?([\u4e00-\u9fff]{2,3}|[A-Z][a-z]+(?: [A-Z][a-z']+)?)\s*$"
+)
+_NOT_EN_NAMES = frozenset(
+    "Sorry Happy Fine Good Great Okay Still Not Just Very Really Here There Calling About Your The "
+    "Monday Tuesday Wednesday Thursday Friday Saturday Sunday Customer Service Support Thanks".split()
+)
 _PLACEHOLDER = re.compile(r"\[(?:PHONE|ID|CARD|EMAIL|NAME)\]")
 
 
@@ -123,7 +150,7 @@ def luhn_valid(digits: str) -> bool:
 
 def _landline(digits: str) -> bool:
     # 0 + area code (2 digits for 010/02x, else 3) + 7–8 digit subscriber number.
-    if not digits.startswith("0") or digits.startswith("00"):
+    if len(digits) < 10 or not digits.startswith("0") or digits.startswith("00"):
         return False
     if digits[1] in "12":
         return len(digits) in (10, 11) and (digits[1] == "2" or digits[:3] == "010")
@@ -138,6 +165,8 @@ def _international(raw: str, digits: str) -> bool:
     if digits.startswith("00") and 10 <= len(digits) <= 17:
         return True
     # North American 10 digits (or 1 + 10) written in groups: (415) 555-0123, 415-555-0123.
+    if len(digits) < 8:
+        return False
     nanp = digits[1:] if len(digits) == 11 and digits[0] == "1" else digits
     if len(nanp) == 10 and nanp[0] in "23456789" and nanp[3] in "23456789":
         return bool(re.fullmatch(r"\+?1?[ .-]?\(?\d{3}\)?[ .-]?\d{3}[ .-]\d{4}", stripped))
@@ -189,7 +218,7 @@ def _number_spans(text: str, norm: str) -> Iterable[Span]:
         while i < len(groups):
             found = None
             # Longest run of consecutive groups that classifies (a number split across words).
-            for j in range(min(len(groups), i + 8) - 1, i - 1, -1):
+            for j in range(min(len(groups), i + 12) - 1, i - 1, -1):
                 lo = groups[i].start()
                 lo = 0 if i == 0 and raw[:1] in "+(" else lo
                 hi = groups[j].end()
@@ -239,8 +268,24 @@ def _compiled_names(names: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile(alternatives, re.I)
 
 
-def find(text: str, names: Sequence[str] = ()) -> list[Span]:
+def _guessed_names(norm: str) -> Iterable[Span]:
+    """Names the text introduces itself ("我叫王伟", "my name is Jo Lee", an e-mail signature)."""
+    for pattern in (_NAME_INTRO_ZH, _NAME_INTRO_EN, _SIGNATURE):
+        for m in pattern.finditer(norm):
+            name = m.group(1)
+            if name.isascii():
+                if name.split()[0] in _NOT_EN_NAMES:
+                    continue
+            elif name[0] not in _SURNAMES and name[:2] not in _SURNAMES:
+                continue
+            yield Span(m.start(1), m.end(1), "NAME")
+
+
+def find(text: str, names: Sequence[str] = (), guess_names: bool = False) -> list[Span]:
     """All PII spans in ``text`` (non-overlapping, in order).
+
+    ``guess_names`` also takes names the text introduces ("我叫王伟", "My name is Jo Lee", an
+    e-mail signature) — use it for what the customer wrote, not for the agent's turns.
 
     >>> [s.kind for s in find("王伟的手机是 +86 138-1234-5678，邮箱 wang@qq.com", ["王伟"])]
     ['NAME', 'PHONE', 'EMAIL']
@@ -255,6 +300,8 @@ def find(text: str, names: Sequence[str] = ()) -> list[Span]:
     if pattern is not None:
         masked = _mask(norm, spans)
         spans.extend(Span(m.start(), m.end(), "NAME") for m in pattern.finditer(masked))
+    if guess_names:
+        spans.extend(_guessed_names(_mask(norm, spans)))
     spans.sort(key=lambda s: (s.start, -s.end))
     kept: list[Span] = []
     for span in spans:
@@ -273,7 +320,7 @@ def _mask(norm: str, spans: Sequence[Span]) -> str:
     return "".join(chars)
 
 
-def redact(text: str | None, names: Sequence[str] = ()) -> Redaction:
+def redact(text: str | None, names: Sequence[str] = (), guess_names: bool = False) -> Redaction:
     """Replace every PII span by its typed placeholder.
 
     >>> redact("卡号 6222 0212 3456 7890 128，订单号 2026081512345").text
@@ -281,7 +328,7 @@ def redact(text: str | None, names: Sequence[str] = ()) -> Redaction:
     """
     if not text:
         return Redaction(text or "")
-    spans = find(text, names)
+    spans = find(text, names, guess_names)
     if not spans:
         return Redaction(text)
     out: list[str] = []

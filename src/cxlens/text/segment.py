@@ -27,7 +27,7 @@ STOPWORDS = frozenset(
     "么 什么 怎么 为什么 还 又 很 太 就是 可以 没有 一下 一直 已经 请 请问 您 您好 你好 谢谢 好的 好 "
     "麻烦 帮 帮我 给 把 被 让 对 到 说 要 想 会 能 过 上 下 里 中 后 前 再 但是 但 因为 所以 如果 "
     "还是 或者 然后 现在 今天 昨天 明天 时候 问题 一 二 三 个 次 元 号 先生 女士 客服 您的 我的 "
-    "PHONE ID CARD EMAIL NAME "
+    "phone id card email name "
     # English stop words.
     "the a an and or but is are was were be been being to of in on for with my your you i me we "
     "it its this that these those not no can could would will shall should please thanks thank "

@@ -18,6 +18,7 @@ Work is done in Python in batches over Arrow columns; nothing here depends on th
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -34,6 +35,10 @@ from cxlens.text.sentiment import label_of
 from cxlens.workspace import Workspace
 
 BATCH = 20_000
+# Speaker labels of transcripts stored in interactions.text ("客户：…", "Agent: …").
+_LABEL = re.compile(r"^\s*(客户|顾客|用户|来电人|客服|坐席|机器人|系统|Customer|Caller|Client|Agent|"
+                    r"Advisor|Bot|System)\s*[:：]", re.I | re.M)
+_CUSTOMER_LABELS = {"客户", "顾客", "用户", "来电人", "customer", "caller", "client"}
 ANALYSE_CHARS = 2000  # language/intent/keywords read the start of a text; redaction reads all
 
 
@@ -67,6 +72,32 @@ def known_names(ws: Workspace) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in names.items()}
 
 
+def redact_transcript(text: str, names: Any = ()) -> pii.Redaction:
+    """Redact an interaction's text. Names are guessed only in what the customer wrote: the
+    customer-labelled lines of a transcript, or the whole text when it has no speaker labels."""
+    labels = list(_LABEL.finditer(text))
+    if not labels:
+        return pii.redact(text, names, guess_names=True)
+    spans: list[pii.Span] = []
+    bounds = [0] + [m.start() for m in labels[1:]] + [len(text)] if labels[0].start() == 0 else (
+        [0] + [m.start() for m in labels] + [len(text)])
+    for lo, hi in zip(bounds, bounds[1:], strict=False):
+        part = text[lo:hi]
+        head = _LABEL.match(part)
+        customer = bool(head) and head.group(1).lower() in _CUSTOMER_LABELS
+        spans.extend(pii.Span(sp.start + lo, sp.end + lo, sp.kind)
+                     for sp in pii.find(part, names, guess_names=customer))
+    if not spans:
+        return pii.Redaction(text)
+    out, last = [], 0
+    for sp in spans:
+        out.append(text[last : sp.start])
+        out.append(f"[{sp.kind}]")
+        last = sp.end
+    out.append(text[last:])
+    return pii.Redaction("".join(out), spans)
+
+
 def run(ws: Workspace) -> dict[str, Any]:
     """Analyse every interaction with text; write ``interaction_insights`` and ``topics``."""
     t0 = time.perf_counter()
@@ -92,7 +123,7 @@ def run(ws: Workspace) -> dict[str, Any]:
     for i, (iid, text, speaker) in enumerate(zip(msg_ids, msg_text, msg_speaker, strict=True)):
         if not text:
             continue
-        result = pii.redact(text, names.get(iid, ()))
+        result = pii.redact(text, names.get(iid, ()), guess_names=speaker == "customer")
         if result.found:
             found[iid] += result.found
             new_msg_text[i] = result.text
@@ -109,7 +140,7 @@ def run(ws: Workspace) -> dict[str, Any]:
     for i, (iid, text) in enumerate(zip(ids, texts, strict=True)):
         if not text:
             continue
-        result = pii.redact(text, names.get(iid, ()))
+        result = redact_transcript(text, names.get(iid, ()))
         if result.found:
             found[iid] += result.found
             new_text[i] = result.text
