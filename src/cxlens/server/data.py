@@ -25,15 +25,29 @@ from cxlens.workspace import Workspace
 Block = dict[str, Any]
 
 
+_NEEDS: dict[str, tuple[str, ...]] = {
+    "metrics": ("KPIS", "compute", "overview"),
+    "profile": ("lookup",),
+    "quality": ("report",),
+    "qa": ("scorecards",),
+}
+
+
 def stage_module(name: str) -> ModuleType | None:
-    """``cxlens.<name>`` or None when that part of cxlens is not installed."""
+    """``cxlens.<name>``, or None when that part is not installed or lacks what pages call."""
     full = f"cxlens.{name}"
     try:
-        return importlib.import_module(full)
+        module = importlib.import_module(full)
     except ModuleNotFoundError as exc:
         if exc.name and full.startswith(exc.name):
             return None
         raise
+    for attr in _NEEDS.get(name, ()):
+        try:
+            getattr(module, attr)
+        except (AttributeError, ImportError):  # a lazy attribute whose module is not there yet
+            return None
+    return module
 
 
 def block(block_id: str, option: dict[str, Any] | None = None, message: str = "",
@@ -385,7 +399,9 @@ def agents_view(ws: Workspace, f: Filters, lang: str) -> dict[str, Any]:
 
 def quality_view(ws: Workspace, lang: str) -> dict[str, Any]:
     """The connectors' data-quality report plus stored vs quarantined rows per table."""
-    counts = ws.warehouse.counts()
+    from cxlens.server.gate import table_counts
+
+    counts = table_counts(ws)
     q = ws.warehouse.table("quarantine")
     by_reason = records(q.group_by(["record_table", "reason"]).aggregate(rows=q.count())
                         .order_by(["record_table", "reason"]).to_pyarrow())

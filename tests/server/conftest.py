@@ -1,0 +1,67 @@
+"""Fixtures of the server tests: a workspace with users, an app, logged-in clients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="session")
+def user_ws(tmp_path_factory):
+    """An empty DuckDB workspace with one user per role, built once; (path, {role: api_key})."""
+    import cxlens
+    from cxlens import users
+    from cxlens.config import load_settings
+
+    ws = cxlens.init(tmp_path_factory.mktemp("web") / "ws", load_settings(None, environ={}))
+    keys = {}
+    for role in ("admin", "analyst", "agent", "service"):
+        keys[role] = users.add_user(ws, f"{role}1", role, None if role == "service" else PASSWORD,
+                                    with_key=True)
+    path = ws.path
+    ws.close()
+    return path, keys
+
+
+@pytest.fixture
+def app(user_ws):
+    from cxlens.server import create_app
+
+    path, _ = user_ws
+    application = create_app(path)
+    yield application
+    application.state.gate.close()
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def keys(user_ws) -> dict[str, str]:
+    return user_ws[1]
+
+
+def login(client: TestClient, username: str, password: str = PASSWORD) -> None:
+    r = client.post("/login", data={"username": username, "password": password},
+                    follow_redirects=False)
+    assert r.status_code == 303, r.text
+
+
+@pytest.fixture(scope="session")
+def demo_ws(tmp_path_factory) -> Path:
+    """A small synth workspace (800 customers, 30 days) run through every stage, built once."""
+    from cxlens import demo
+
+    path = tmp_path_factory.getbasetemp() / "web-demo-ws"
+    if not (path / ".web-test-built").exists():
+        demo.build(path, customers=800, days=30, seed=11)
+        (path / ".web-test-built").write_text("ok")
+    return path
