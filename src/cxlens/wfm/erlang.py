@@ -304,6 +304,11 @@ def _prepare(
     c = _as_float("calls", calls, positive=not allow_zero)
     h = _as_float("AHT (seconds)", aht_s, positive=True)
     c, h = np.broadcast_arrays(c, h)
+    if c.size and float((c * h).max()) / interval_s > MAX_AGENTS:
+        raise InputError(
+            f"offered load above {MAX_AGENTS:,} erlangs is beyond any contact centre",
+            "check the units: calls per interval, AHT in seconds",
+        )
     return c, h
 
 
