@@ -1,0 +1,196 @@
+"""The identifier graph as Ibis expressions: nodes, edges and connected components.
+
+Source records are nodes. Rather than materialising record–record edges (a phone on n records
+would give n·(n-1)/2 of them), the graph is kept *bipartite*: one membership row
+``(node_id, edge)`` per record and identifier value it carries (``edge`` = ``"phone:+86…"``).
+Two records are connected when they share an ``edge``. Probabilistic matches join the same
+table as memberships of a synthetic edge (``"splink:<node_id>"``).
+
+Connected components use min-label propagation with pointer jumping: every round a value takes
+the smallest label of its records, every record the smallest label of its values, then each
+record jumps to its label's label. Labels only ever decrease, so a round changed nothing exactly
+when the sum of labels did not move. Each round is materialised into a scratch table with
+:meth:`Warehouse.replace`, so the same code runs on DuckDB and PySpark.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from cxlens import schema
+from cxlens.clean.identifiers import normalize_value
+from cxlens.config import IdentitySettings
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import ibis.expr.types as ir
+
+    from cxlens.warehouse import Warehouse
+
+RECORD_KEY = ("record_table", "source", "source_id")
+# id types that identify a person on their own (an order number identifies its buyer)
+EDGE_TYPES = schema.ID_TYPES
+LABELS = ("identity_labels_a", "identity_labels_b")
+JUNK_PATTERN = r"^\+?[0-9]{0,3}$"
+# junk that survives normalisation as a token; blocked in hashed form too when pseudonymised
+JUNK_VALUES = ("+86", "+1", "+852", "+853", "+886", "+44", "+81", "+82", "+65")
+
+
+def records(wh: Warehouse) -> ir.Table:
+    """Every source record of a person-bearing table as (record_table, source, source_id)."""
+    import ibis
+
+    parts = []
+    for name in schema.PERSONAL_TABLES:
+        t = wh.table(name)
+        parts.append(t.select(record_table=ibis.literal(name), source=t.source,
+                              source_id=t.source_id))
+    return ibis.union(*parts, distinct=True)
+
+
+def numbered(recs: ir.Table, offset: int = 0) -> ir.Table:
+    """Give records dense int64 node ids in key order (deterministic on every engine)."""
+    import ibis
+
+    rn = ibis.row_number().over(order_by=[recs.record_table, recs.source, recs.source_id])
+    return recs.mutate(node_id=(rn + offset + 1).cast("int64"))
+
+
+def edge_key(id_type: ir.StringValue, id_value: ir.StringValue) -> ir.StringValue:
+    """``"phone:+86138…"``. A WeChat id written in a parties ``wechat`` column and the same id
+    as a chat ``handle`` (id type ``social``) are one value, so both fold into ``social``."""
+    import ibis
+
+    namespace = ibis.ifelse(id_type == "wechat", "social", id_type)
+    return namespace.concat(":", id_value)
+
+
+def blocked_values(
+    raw_values: Iterable[str], region: str, hasher: Callable[[str], str] | None
+) -> list[str]:
+    """Normalise user-written blocked values under every id type they parse as."""
+    out: set[str] = set()
+    if hasher is not None:
+        out.update(hasher(v) for v in JUNK_VALUES)
+    for raw in raw_values:
+        for id_type in EDGE_TYPES:
+            value = normalize_value(id_type, raw, region)
+            if value:
+                out.add(hasher(value) if hasher else value)
+    return sorted(out)
+
+
+@dataclass(frozen=True)
+class EdgeRules:
+    """What keeps an identifier value from becoming an edge (see IdentitySettings)."""
+
+    blocked: tuple[str, ...]
+    max_accounts: int
+    household_types: tuple[str, ...]
+    max_records: int
+
+    @classmethod
+    def from_settings(cls, settings: IdentitySettings, blocked: Iterable[str]) -> EdgeRules:
+        return cls(tuple(sorted(set(blocked))), settings.max_accounts_per_identifier,
+                   tuple(settings.household_types), settings.max_records_per_value)
+
+
+def memberships(ids: ir.Table, nodes: ir.Table, rules: EdgeRules) -> ir.Table:
+    """Active (node_id, edge, kind) rows: identifiers that may merge records.
+
+    ``ids`` is (a subset of) the identifiers table; every rule is a function of one value's
+    rows, so a subset holding all rows of its values gives the same answer as the full table.
+    Dropped: values of non-person tables (agents), blocked values and agents' numbers, values
+    on more than ``max_records`` records, and household values — phones/e-mails found on party
+    records of more than ``max_accounts`` distinct people (an account, else the record itself).
+    """
+    import ibis
+
+    personal = ids.filter(ids.record_table.isin(list(schema.PERSONAL_TABLES)))
+    agent_values = ids.filter(ids.record_table == "agents").select("id_value").distinct()
+    personal = personal.anti_join(agent_values, "id_value")
+    if rules.blocked:
+        personal = personal.filter(~personal.id_value.isin(list(rules.blocked)))
+    # a bare country code or a few digits ("+86", "0") identifies nobody, whatever the column
+    personal = personal.filter(~personal.id_value.re_search(JUNK_PATTERN))
+    rows = personal.select(
+        *RECORD_KEY, kind=personal.id_type, edge=edge_key(personal.id_type, personal.id_value)
+    ).distinct()
+    rows = rows.join(nodes, list(RECORD_KEY)).select("node_id", "edge", "kind", "record_table",
+                                                      "source", "source_id")
+
+    counts = rows.group_by("edge").aggregate(n_records=rows.node_id.nunique())
+    common = counts.filter(counts.n_records > rules.max_records).select("edge")
+
+    # people behind the party records carrying a value: their account, else the record itself
+    parties = rows.filter(rows.record_table == "parties")
+    accounts = ids.filter((ids.record_table == "parties") & (ids.id_type == "account"))
+    account_of = accounts.group_by(["source", "source_id"]).aggregate(account=accounts.id_value.min())
+    typed = parties.filter(parties.kind.isin(list(rules.household_types)))
+    typed = typed.left_join(account_of, ["source", "source_id"])
+    person = ibis.coalesce(typed.account, ibis.literal("rec:").concat(typed.source, ":",
+                                                                       typed.source_id))
+    typed = typed.mutate(person=person)
+    people = typed.group_by("edge").aggregate(n_people=typed.person.nunique())
+    household = people.filter(people.n_people > rules.max_accounts).select("edge")
+
+    active = rows.anti_join(common, "edge").anti_join(household, "edge")
+    return active.select("node_id", "edge", "kind")
+
+
+def excluded_counts(ids: ir.Table, nodes: ir.Table, rules: EdgeRules) -> dict[str, int]:
+    """How many distinct values each rule removed (for the stage summary)."""
+    active = memberships(ids, nodes, rules).select("edge").distinct().count().execute()
+    total = ids.filter(ids.record_table.isin(list(schema.PERSONAL_TABLES)))
+    total = total.select(edge=edge_key(total.id_type, total.id_value)).distinct().count()
+    return {"values": int(total.execute()), "active_values": int(active)}
+
+
+def components(wh: Warehouse, max_iterations: int) -> tuple[str, int]:
+    """Label ``identity_nodes`` by connected component over ``identity_edges``.
+
+    Returns the scratch table holding the final (node_id, label) rows — label = the smallest
+    node_id of the component — and the number of rounds run.
+    """
+    nodes = wh.table("identity_nodes")
+    wh.replace(LABELS[0], nodes.select("node_id", label=nodes.node_id))
+    previous = _label_sum(wh, LABELS[0])
+    for round_ in range(1, max_iterations + 1):
+        src, dst = LABELS[(round_ - 1) % 2], LABELS[round_ % 2]
+        wh.replace(dst, propagate(wh.table(src), wh.table("identity_edges")))
+        current = _label_sum(wh, dst)
+        if current == previous:
+            return dst, round_
+        previous = current
+    from cxlens.errors import CxlensError
+
+    raise CxlensError(
+        f"identity graph did not converge in {max_iterations} rounds",
+        "raise [identity] max_iterations in cxlens.toml",
+    )
+
+
+def propagate(labels: ir.Table, edges: ir.Table) -> ir.Table:
+    """One round: value ← min label of its records; record ← min label of its values; jump."""
+    import ibis
+
+    with_label = edges.join(labels, "node_id")
+    edge_label = with_label.group_by("edge").aggregate(label=with_label.label.min())
+    via = edges.join(edge_label, "edge").select("node_id", "label")
+    candidates = ibis.union(labels.select("node_id", "label"), via)
+    step = candidates.group_by("node_id").aggregate(label=candidates.label.min())
+    # pointer jumping: a label is itself a node id, whose own label (as of the previous round)
+    # may already be smaller; this cuts the rounds from the graph's diameter to about its log
+    prev = labels.view()
+    parent = prev.select(pid=prev.node_id, plabel=prev.label)
+    jumped = step.join(parent, step.label == parent.pid)
+    return jumped.select(node_id=jumped.node_id, label=ibis.least(jumped.label, jumped.plabel))
+
+
+def _label_sum(wh: Warehouse, name: str) -> int:
+    t = wh.table(name)
+    value = t.label.sum().execute()
+    return int(value or 0)

@@ -1,0 +1,125 @@
+"""Stable customer keys: components in, ``customer_key`` per record out, merges/splits logged.
+
+Keys are ``C`` + ten digits, handed out in increasing order, so the *oldest* key is the smallest.
+Re-running keeps every existing key whose records stay together:
+
+* each old key is claimed by the component holding most of its records (ties: smaller label);
+* a component keeps the oldest key it claimed; the other keys it claimed are *merged* into it;
+* an old key's records left in other components get new keys (a *split*);
+* components with no old key get new keys, numbered in order of their smallest record.
+
+Old → new pairs go to ``identity_changes`` so downstream tables keyed by customer survive.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from cxlens.identity.graph import RECORD_KEY
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from cxlens.warehouse import Warehouse
+
+KEY_PREFIX = "C"
+KEY_DIGITS = 10
+
+
+def format_key(number: int) -> str:
+    """``format_key(12) == 'C0000000012'``."""
+    return f"{KEY_PREFIX}{number:0{KEY_DIGITS}d}"
+
+
+def key_expr(number: ir.IntegerValue) -> ir.StringValue:
+    import ibis
+
+    return ibis.literal(KEY_PREFIX).concat(number.cast("string").lpad(KEY_DIGITS, "0"))
+
+
+def highest_key_number(wh: Warehouse) -> int:
+    """The largest key number ever handed out (live, merged away, split or erased)."""
+    candidates: list[str] = []
+    current = wh.table("identity_map").customer_key.max().execute()
+    changes = wh.table("identity_changes")
+    candidates.extend(v for v in (current, changes.old_key.max().execute(),
+                                  changes.new_key.max().execute()) if isinstance(v, str))
+    numbers = [int(v[len(KEY_PREFIX):]) for v in candidates
+               if v.startswith(KEY_PREFIX) and v[len(KEY_PREFIX):].isdigit()]
+    return max(numbers, default=0)
+
+
+def node_methods(nodes_labels: ir.Table, edges: ir.Table) -> ir.Table:
+    """(node_id, method): ``splink`` when a probabilistic match joined it, ``identifier`` when
+    it shares a value with another record, else ``singleton``."""
+    import ibis
+
+    sizes = nodes_labels.group_by("label").aggregate(size=nodes_labels.node_id.count())
+    fuzzy = edges.filter(edges.kind == "splink").select(fz=edges.node_id).distinct()
+    j = nodes_labels.join(sizes, "label").left_join(fuzzy, ibis._.node_id == fuzzy.fz)
+    method = ibis.cases(
+        (j.fz.notnull(), "splink"), (j.size > 1, "identifier"), else_="singleton"
+    )
+    return j.select(node_id=j.node_id, method=method)
+
+
+def assign(wh: Warehouse, labels_table: str, now: datetime) -> tuple[ir.Table, ir.Table]:
+    """Expressions for the new keys by node (→ ``identity_keys``) and the key changes."""
+    import ibis
+
+    nodes = wh.table("identity_nodes")
+    labels = wh.table(labels_table)
+    cur = nodes.join(labels, "node_id")
+    old_map = wh.table("identity_map")
+    old = old_map.select(*RECORD_KEY, old_key=old_map.customer_key,
+                         old_updated=old_map.updated_at)
+    j = cur.left_join(old, list(RECORD_KEY)).select(
+        "node_id", "label", "old_key", "old_updated"
+    )
+
+    claims = j.filter(j.old_key.notnull()).group_by(["old_key", "label"]).aggregate(
+        n=ibis._.node_id.count()
+    )
+    rank = ibis.row_number().over(group_by=claims.old_key, order_by=[claims.n.desc(),
+                                                                    claims.label])
+    claims = claims.mutate(rank=rank)
+    winners = claims.filter(claims.rank == 0)
+    kept = winners.group_by("label").aggregate(customer_key=winners.old_key.min())
+    fresh = j.select("label").distinct().anti_join(kept, "label")
+    floor = highest_key_number(wh)
+    fresh = fresh.mutate(
+        customer_key=key_expr(ibis.dense_rank().over(order_by=fresh.label) + (floor + 1))
+    )
+    label_key = kept.union(fresh)
+
+    methods = node_methods(cur.select("node_id", "label"), wh.table("identity_edges"))
+    by_node = j.join(label_key, "label").join(methods, "node_id")
+    stamp = ibis.literal(now, type="timestamp")
+    keys = by_node.select(
+        node_id=by_node.node_id,
+        customer_key=by_node.customer_key,
+        method=by_node.method,
+        updated_at=ibis.ifelse(by_node.old_key == by_node.customer_key,
+                               by_node.old_updated, stamp),
+    )
+
+    merged = winners.join(kept, "label")
+    merged = merged.filter(merged.old_key != merged.customer_key).select(
+        old_key=merged.old_key, new_key=merged.customer_key, change=ibis.literal("merge"),
+        records=merged.n, changed_at=stamp,
+    )
+    split = claims.filter(claims.rank > 0).join(label_key, "label")
+    split = split.select(
+        old_key=split.old_key, new_key=split.customer_key, change=ibis.literal("split"),
+        records=split.n, changed_at=stamp,
+    )
+    return keys, merged.union(split)
+
+
+def identity_map(wh: Warehouse) -> ir.Table:
+    """``identity_map`` rows from the materialised ``identity_keys`` scratch table."""
+    nodes = wh.table("identity_nodes")
+    keys = wh.table("identity_keys")
+    j = nodes.join(keys, "node_id")
+    return j.select(*RECORD_KEY, "customer_key", "method", "updated_at")

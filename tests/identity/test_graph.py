@@ -1,0 +1,170 @@
+"""Identity graph: rules, components against networkx, stable keys, both engines."""
+
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+import data  # noqa: E402
+
+from cxlens.identity import graph, stage  # noqa: E402
+from cxlens.load import store_records  # noqa: E402
+
+
+def _configure(ws, **identity):
+    ws.settings.identity.splink = False
+    ws.settings.identity.blocked_values = ["400 820 8820"]
+    for key, value in identity.items():
+        setattr(ws.settings.identity, key, value)
+    return ws
+
+
+def _clusters(ws) -> dict[str, set[tuple[str, str, str]]]:
+    rows = ws.warehouse.table("identity_map").to_pyarrow().to_pylist()
+    out: dict[str, set[tuple[str, str, str]]] = {}
+    for r in rows:
+        out.setdefault(r["customer_key"], set()).add((r["record_table"], r["source"], r["source_id"]))
+    return out
+
+
+def _partition(ws) -> set[frozenset[tuple[str, str, str]]]:
+    return {frozenset(v) for v in _clusters(ws).values()}
+
+
+def _people(ws) -> dict[str, set[str]]:
+    """customer_key -> true people in it."""
+    truth = data.truth()
+    return {k: {truth[r] for r in recs} for k, recs in _clusters(ws).items()}
+
+
+def test_fixture_resolves_people_on_both_engines(workspace):
+    ws = _configure(workspace)
+    data.load(ws)
+    summary = stage.full_run(ws)
+    assert summary["records"] == len(data.truth())
+    people = _people(ws)
+    # no cluster mixes two people (household, switchboard, agent phone, junk all held apart)
+    assert all(len(p) == 1 for p in people.values()), people
+    by_person = {}
+    for key, p in people.items():
+        by_person.setdefault(next(iter(p)), []).append(key)
+    assert len(by_person["alice"]) == 1 and len(by_person["bob"]) == 1
+    clusters = _clusters(ws)
+    assert len(clusters[by_person["alice"][0]]) == 9  # CRM, billing, calls, mail, orders, web
+    assert ("interactions", "chat", "w1") in clusters[by_person["bob"][0]]  # wechat ≡ handle
+    # deterministic keys: numbered by each component's smallest record, identical on engines
+    imap = {(r["record_table"], r["source"], r["source_id"]): (r["customer_key"], r["method"])
+            for r in ws.warehouse.table("identity_map").to_pyarrow().to_pylist()}
+    assert imap[("interactions", "chat", "w1")] == ("C0000000001", "identifier")
+    assert imap[("parties", "crm", "P1")] == ("C0000000002", "identifier")
+    assert imap[("parties", "crm", "P7")] == ("C0000000012", "singleton")
+
+
+def test_rules_drop_junk_household_blocked_and_agent_values(make_workspace):
+    ws = _configure(make_workspace())
+    data.load(ws)
+    stage.full_run(ws)
+    edges = {r["edge"] for r in ws.warehouse.table("identity_edges").to_pyarrow().to_pylist()}
+    assert "phone:+8613800138000" in edges
+    assert "social:bob_wx" in edges
+    assert "phone:+8675588880001" not in edges  # on 3 people's CRM records: household
+    assert "phone:+864008208820" not in edges  # blocked switchboard
+    assert "phone:+862160000000" not in edges  # an agent's phone
+    nodes = ws.warehouse.table("identity_nodes")
+    junk = nodes.filter(nodes.source_id.isin(["P6", "P7"])).select("node_id")
+    e = ws.warehouse.table("identity_edges")
+    # "", "000000", "unknown", "null", "+86" never become edges (whatever the column)
+    assert e.semi_join(junk, "node_id").count().execute() == 0
+    assert not any(x.endswith(":+86") for x in edges)
+
+
+def test_absurdly_common_value_is_ignored(make_workspace):
+    ws = _configure(make_workspace(), max_records_per_value=3)
+    data.load(ws)
+    stage.full_run(ws)
+    edges = {r["edge"] for r in ws.warehouse.table("identity_edges").to_pyarrow().to_pylist()}
+    assert "phone:+8613800138000" not in edges  # on 4 records > 3
+    assert "account:A-1" not in edges
+    assert "email:bob@example.com" in edges or "account:A-2" in edges
+
+
+def test_components_match_networkx_on_random_graphs(make_workspace):
+    nx = pytest.importorskip("networkx")
+    rng = random.Random(11)
+    ws = _configure(make_workspace(), max_accounts_per_identifier=10_000)
+    n = 400
+    rows = {"source": [], "source_id": [], "phone": [], "email": []}
+    for i in range(n):
+        rows["source"].append("crm")
+        rows["source_id"].append(f"r{i:04d}")
+        rows["phone"].append(f"1380000{rng.randrange(600):04d}" if rng.random() < 0.6 else None)
+        rows["email"].append(f"u{rng.randrange(500)}@x.com" if rng.random() < 0.5 else None)
+    store_records(ws, "parties", pa.table(rows))
+    stage.full_run(ws)
+    g = nx.Graph()
+    for i in range(n):
+        g.add_node(f"r{i:04d}")
+        for col in ("phone", "email"):
+            if rows[col][i]:
+                g.add_edge(f"r{i:04d}", f"{col}:{rows[col][i]}")
+    expected = {frozenset(("parties", "crm", x) for x in comp if x.startswith("r"))
+                for comp in nx.connected_components(g)}
+    expected.discard(frozenset())
+    assert _partition(ws) == expected
+
+
+def test_keys_stay_stable_and_merges_and_splits_are_logged(make_workspace):
+    ws = _configure(make_workspace())
+    data.load(ws)
+    stage.full_run(ws)
+    before = _clusters(ws)
+    key_of = {r: k for k, recs in before.items() for r in recs}
+    alice, bob = key_of[("parties", "crm", "P1")], key_of[("parties", "crm", "P2")]
+    # a record carrying both Alice's and Bob's phone merges them: the older key survives
+    store_records(ws, "parties", pa.table({"source": ["crm"], "source_id": ["P9"],
+                                           "phone": ["13800138000"], "email": ["bob@example.com"]}))
+    summary = stage.full_run(ws)
+    after = _clusters(ws)
+    survivor = min(alice, bob)
+    assert set(after) >= {k for k in before if k not in (alice, bob)} | {survivor}
+    assert ("parties", "crm", "P9") in after[survivor]
+    assert summary["merges"] == 1
+    changes = ws.warehouse.table("identity_changes").to_pyarrow().to_pylist()
+    assert [(c["old_key"], c["new_key"], c["change"]) for c in changes] == [
+        (max(alice, bob), survivor, "merge")]
+    # the bridge goes away again: the merged customer splits, the bigger part keeps the key
+    store_records(ws, "parties", pa.table({"source": ["crm"], "source_id": ["P9"],
+                                           "phone": [None], "email": [None]}, 
+                                          schema=pa.schema([("source", pa.string()),
+                                                            ("source_id", pa.string()),
+                                                            ("phone", pa.string()),
+                                                            ("email", pa.string())])))
+    summary = stage.full_run(ws)
+    final = _clusters(ws)
+    assert summary["splits"] == 2  # Bob's records and the lone P9 leave the merged key
+    assert final[survivor] == before[alice]
+    changes = ws.warehouse.table("identity_changes").to_pyarrow().to_pylist()
+    assert {c["change"] for c in changes} == {"merge", "split"}
+    assert all(c["old_key"] == survivor for c in changes if c["change"] == "split")
+
+
+def test_rerun_without_changes_keeps_every_key(make_workspace):
+    ws = _configure(make_workspace())
+    data.load(ws)
+    stage.full_run(ws)
+    first = ws.warehouse.table("identity_map").to_pyarrow().sort_by("source_id").to_pylist()
+    summary = stage.full_run(ws)
+    second = ws.warehouse.table("identity_map").to_pyarrow().sort_by("source_id").to_pylist()
+    assert first == second  # updated_at included: unchanged rows keep their stamp
+    assert "merges" not in summary and "splits" not in summary
+
+
+def test_blocked_values_normalise_every_written_form():
+    assert "+864008208820" in graph.blocked_values(["400-820-8820"], "CN", None)
+    hashed = graph.blocked_values(["400-820-8820"], "CN", lambda v: "h:" + v)
+    assert "h:+864008208820" in hashed
