@@ -40,7 +40,7 @@ CANONICAL: Final[dict[str, dict[str, str]]] = {
         "started_at": T, "answered_at": T, "ended_at": T, "wait_s": F, "talk_s": F, "hold_s": F,
         "acw_s": F, "transfers": I, "abandoned": B, "disposition": S, "resolved": B, "reason": S,
         "language": S, "subject": S, "text": S, "audio_ref": S, "contact_name": S,
-        "contact_city": S, **_CONTACT_IDS, "thread_id": S, **_LOAD,
+        "contact_city": S, **_CONTACT_IDS, "thread_id": S, "wechat": S, **_LOAD,
     },
     "messages": {
         "interaction_id": S, **_RECORD, "seq": I, "speaker": S, "ts": T, "text": S, **_LOAD,
