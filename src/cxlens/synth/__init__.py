@@ -29,18 +29,23 @@ if TYPE_CHECKING:
 __all__ = ["SynthConfig", "emit_files", "generate", "iter_batches", "iter_truth"]
 
 
-def generate(ws: Workspace, config: SynthConfig, progress: Any = None) -> dict[str, Any]:
-    """Generate the contact centre into ``ws`` (idempotent); returns rows per table."""
+def generate(ws: Workspace, config: SynthConfig, progress: Any = None,
+             workers: int | None = None) -> dict[str, Any]:
+    """Generate the contact centre into ``ws`` (idempotent); returns rows per table.
+
+    ``workers``: processes generating chunks (default: CPUs available, at most 4); the data
+    does not depend on it.
+    """
     from cxlens.synth.build import generate as _generate
 
-    return _generate(ws, config, progress=progress)
+    return _generate(ws, config, progress=progress, workers=workers)
 
 
-def iter_batches(config: SynthConfig) -> Iterator[tuple[str, pa.Table]]:
+def iter_batches(config: SynthConfig, workers: int = 1) -> Iterator[tuple[str, pa.Table]]:
     """Yield ``(table, arrow)`` chunk by chunk; truth tables are named ``truth:<name>``."""
     from cxlens.synth.build import iter_batches as _iter
 
-    return _iter(config)
+    return _iter(config, workers)
 
 
 def iter_truth(config: SynthConfig) -> Iterator[tuple[str, pa.Table]]:

@@ -45,8 +45,12 @@ def _base_us(config: SynthConfig) -> int:
     return int((config.start_utc - datetime(1970, 1, 1)) / timedelta(microseconds=1))
 
 
-def iter_batches(config: SynthConfig) -> Iterator[tuple[str, pa.Table]]:
+def iter_batches(config: SynthConfig, workers: int = 1) -> Iterator[tuple[str, pa.Table]]:
     """Yield ``(table_name, rows)`` chunk by chunk; truth tables come as ``"truth:<name>"``.
+
+    ``workers`` > 1 generates chunks in that many processes; the output is the same rows in the
+    same order (each chunk is seeded on its own), and at most ``2 × workers`` chunks are in
+    flight, so memory stays bounded.
 
     >>> from cxlens.synth import SynthConfig, iter_batches
     >>> names = {name for name, _ in iter_batches(SynthConfig.checked(customers=50, days=7))}
@@ -56,8 +60,51 @@ def iter_batches(config: SynthConfig) -> Iterator[tuple[str, pa.Table]]:
     config.validate()
     centre = build_centre(config)
     yield from _centre_tables(centre)
-    for chunk in range(config.chunks):
-        yield from chunk_tables(centre, chunk)
+    if workers <= 1 or config.chunks == 1 or not _can_fork():
+        for chunk in range(config.chunks):
+            yield from chunk_tables(centre, chunk)
+        return
+    yield from _parallel_chunks(centre, workers)
+
+
+_WORKER_CENTRE: Centre | None = None
+
+
+def _can_fork() -> bool:
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _run_chunk(chunk: int) -> list[tuple[str, pa.Table]]:
+    assert _WORKER_CENTRE is not None
+    return list(chunk_tables(_WORKER_CENTRE, chunk))
+
+
+def _parallel_chunks(centre: Centre, workers: int) -> Iterator[tuple[str, pa.Table]]:
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    global _WORKER_CENTRE
+    config = centre.config
+    # fork: workers inherit the centre and need no __main__ guard in the caller's script;
+    # they run only the generator (never the caller's DuckDB connection)
+    _WORKER_CENTRE = centre
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        pending: deque[Future[list[tuple[str, pa.Table]]]] = deque()
+        submitted = 0
+        while submitted < config.chunks and len(pending) < 2 * workers:
+            pending.append(pool.submit(_run_chunk, submitted))
+            submitted += 1
+        while pending:
+            batch = pending.popleft().result()
+            if submitted < config.chunks:
+                pending.append(pool.submit(_run_chunk, submitted))
+                submitted += 1
+            yield from batch
+    _WORKER_CENTRE = None
 
 
 def iter_truth(config: SynthConfig) -> Iterator[tuple[str, pa.Table]]:
@@ -264,8 +311,19 @@ def _truth_persons(sim: ChunkSim, persons: list[Person]) -> None:
 
 # -- into a workspace ----------------------------------------------------------------------------
 
-def generate(ws: Workspace, config: SynthConfig,
-             progress: Any = None) -> dict[str, Any]:
+def default_workers() -> int:
+    """Processes used by :func:`generate` when not told: the CPUs we may use, at most 4."""
+    import os
+
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(4, cpus))
+
+
+def generate(ws: Workspace, config: SynthConfig, progress: Any = None,
+             workers: int | None = None) -> dict[str, Any]:
     """Generate into ``ws``: canonical rows via ``store_records``, truth into ``ws.truth_dir``.
 
     Re-running with the same config changes nothing (rows are upserted on (source, source_id);
@@ -297,7 +355,7 @@ def generate(ws: Workspace, config: SynthConfig,
         store_records(ws, name, batch, ingest_id=ingest_id)
 
     try:
-        for name, table in iter_batches(config):
+        for name, table in iter_batches(config, workers or default_workers()):
             if name.startswith("truth:"):
                 key = name[6:]
                 if key not in writers:

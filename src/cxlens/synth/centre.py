@@ -105,6 +105,8 @@ def _incidents(config: SynthConfig, rng: random.Random) -> list[Incident]:
     out = []
     for kind, reason, at, mults, text in plan:
         first = min(d - 1, max(0, int(d * at) + rng.randint(-2, 2)))
+        while (config.start_date + timedelta(days=first)).weekday() >= 5 and first + 1 < d:
+            first += 1  # outages that matter are noticed on working days
         out.append(Incident(kind, reason, first, mults, text))
     return out
 
@@ -207,10 +209,11 @@ def queue_shares(config: SynthConfig) -> dict[str, float]:
     en, vip = config.en_share, config.vip_share
     billingish = REASON_WEIGHTS["billing"] + REASON_WEIGHTS["refund"]
     techish = REASON_WEIGHTS["technical"] + REASON_WEIGHTS["account_access"]
-    zh_reg = (1 - en) * (1 - vip)
+    vip_calls = vip * 1.3 / (vip * 1.3 + (1 - vip))  # VIPs have more problems
+    zh_reg = (1 - en) * (1 - vip_calls)
     return {
-        "vip": vip * 1.3 / (1 + 0.3 * vip),
-        "general_en": en * (1 - vip),
+        "vip": vip_calls,
+        "general_en": en * (1 - vip_calls),
         "billing_zh": zh_reg * billingish,
         "tech_zh": zh_reg * techish,
         "general_zh": zh_reg * (1 - billingish - techish),
@@ -218,7 +221,12 @@ def queue_shares(config: SynthConfig) -> dict[str, float]:
 
 
 def _queue_model(centre: Centre) -> None:
-    """Per queue and interval: expected calls, servers on phones, P(wait) and mean wait."""
+    """Per queue and interval: expected calls, phone positions staffed, P(wait), mean wait.
+
+    The roster is planned on a forecast that knows the weekday pattern but not the incidents:
+    positions per interval = Erlang C requirement for an 80/20 service level on that forecast,
+    thinned by the day's absence. The actual load (incident spikes included) meets them.
+    """
     config = centre.config
     days = config.days
     mean_reason = np.array([REASON_WEIGHTS[r] for r in REASONS])
@@ -226,15 +234,16 @@ def _queue_model(centre: Centre) -> None:
     incident_factor = (centre.reason_day * mean_reason).sum(axis=1)  # (days,)
     shares = queue_shares(config)
     mu = 1.0 / PHONE_AHT_S
+    rng = np.random.default_rng([config.seed, 7_777])
+    start = config.start_date
+    weekdays = [(start + timedelta(days=d)).weekday() for d in range(days)]
     for q in vocab.QUEUES:
-        # planned load: baseline forecast (weekly pattern, no incidents) at the busiest interval
-        planned = daily_base * shares[q] * centre.intraday.max() * centre.day_weight.mean()
-        a_plan = planned / INTERVAL_S / mu
-        need = max(1, math.ceil(a_plan))
-        while need < 500_000 and _service_level(need, a_plan, mu) < 0.8:
-            need += 1
-        peak_staff = max(1, max(len(x) for day in centre.on_shift[q] for x in day))
-        phone_fraction = min(1.0, need / (peak_staff * 0.75))
+        plan = np.zeros((7, INTERVALS), dtype=np.int64)
+        for wd in range(7):
+            for i in range(INTERVALS):
+                lam = daily_base * shares[q] * WEEKLY[wd] * centre.intraday[i]
+                plan[wd, i] = _required(lam / INTERVAL_S / mu, mu)
+        attendance = rng.normal(0.95, 0.05, size=days).clip(0.75, 1.05)
         load = np.zeros((days, INTERVALS))
         servers = np.zeros((days, INTERVALS), dtype=np.int64)
         pw = np.zeros((days, INTERVALS))
@@ -243,16 +252,23 @@ def _queue_model(centre: Centre) -> None:
             day_load = daily_base * shares[q] * centre.day_weight[d] * incident_factor[d]
             for i in range(INTERVALS):
                 lam = day_load * centre.intraday[i]
-                n = int(round(len(centre.on_shift[q][d][i]) * phone_fraction))
+                n = max(1, int(round(plan[weekdays[d], i] * attendance[d])))
                 a = lam / INTERVAL_S / mu
-                p = erlang_c(n, a)
-                load[d, i], servers[d, i], pw[d, i] = lam, n, p
+                load[d, i], servers[d, i], pw[d, i] = lam, n, erlang_c(n, a)
                 if n > a:
                     wm[d, i] = 1.0 / (n * mu - lam / INTERVAL_S)
-                else:  # overloaded: the queue grows until patience runs out
-                    wm[d, i] = 600.0 * min(4.0, (a + 1) / max(n, 0.5))
+                else:  # overloaded: the queue grows until callers' patience runs out
+                    wm[d, i] = 240.0 * (a / n)
         centre.load[q], centre.servers[q] = load, servers
-        centre.wait_prob[q], centre.wait_mean[q] = pw, np.minimum(wm, 2_400.0)
+        centre.wait_prob[q], centre.wait_mean[q] = pw, np.minimum(wm, 1_800.0)
+
+
+def _required(a: float, mu: float) -> int:
+    """Fewest servers giving 80 % of calls answered within 20 s (Erlang C)."""
+    need = max(1, math.ceil(a))
+    while _service_level(need, a, mu) < 0.8:
+        need += 1
+    return need
 
 
 def _service_level(n: int, a: float, mu: float) -> float:

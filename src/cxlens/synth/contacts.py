@@ -17,34 +17,48 @@ from cxlens.synth import vocab
 from cxlens.synth.centre import INTERVAL_S, PATIENCE_MEAN_S, Agent
 from cxlens.synth.people import DAY, Person, scramble
 
+from cxlens.synth.journeys import (
+    CHANNEL_LOGIT,
+    MOOD_BASE,
+    RESOLVE_BASE,
+    TALK_MEAN_S,
+    _logit,
+    _Result,
+    _sigmoid,
+    route_queue,
+)
+
 if TYPE_CHECKING:
-    from cxlens.synth.journeys import ChunkSim, Problem, _Result
+    from cxlens.synth.journeys import ChunkSim, Problem
+
+_result = _Result
+_EMPTY = "[]"
 
 
-def _result(answered: bool, resolved: bool, end: float, legs: int) -> _Result:
-    from cxlens.synth.journeys import _Result
-
-    return _Result(answered, resolved, end, legs)
+def _documents(p: Person, seed: int) -> tuple[str, str]:
+    """The person's resident ID and bank card (fixed per person, valid check digits)."""
+    birth = f"{p.birth_date.year:04d}{p.birth_date.month:02d}{p.birth_date.day:02d}"
+    seq = scramble(p.idx, 500, seed * 16 + 8) * 2 + (1 if p.gender == "M" else 0)  # odd = male
+    card = tx.luhn_complete("6222" + f"{scramble(p.idx, 10**11, seed * 16 + 7):011d}")
+    return tx.resident_id(vocab.ID_REGION[p.city], birth, seq % 1000), card
 
 
 def _speaker(sim: ChunkSim, p: Person) -> tx.Speaker:
-    rng, seed = sim.rng, sim.config.seed
-    birth = p.birth_date.strftime("%Y%m%d")
-    seq = scramble(p.idx, 500, seed * 16 + 8) * 2 + (1 if p.gender == "M" else 0)  # odd = male
-    card = tx.luhn_complete("6222" + f"{scramble(p.idx, 10**11, seed * 16 + 7):011d}")
+    rng = sim.rng
+    docs = sim.documents.get(p.idx)
+    if docs is None:
+        docs = sim.documents[p.idx] = _documents(p, sim.config.seed)
+    id_card, card = docs
     if rng.random() < 0.4:
         card = " ".join(card[i:i + 4] for i in range(0, 16, 4))
     return tx.Speaker(
         name=p.name, phone_written=pp.write_mobile(rng, p.mobile),
         email=pp.write_email(rng, p.email) if p.email else None,
-        id_card=tx.resident_id(vocab.ID_REGION[p.city], birth, seq % 1000),
-        bank_card=card,
+        id_card=id_card, bank_card=card,
     )
 
 
 def _mood(sim: ChunkSim, reason: str, attempt: int, wait: float) -> tuple[str, int]:
-    from cxlens.synth.journeys import MOOD_BASE
-
     score = MOOD_BASE[reason] - 0.55 * attempt - min(wait, 900.0) / 300.0 + sim.rng.gauss(0, 0.6)
     if score < -1.2:
         return "angry", -1
@@ -85,21 +99,13 @@ def _truth_interaction(sim: ChunkSim, iid: str, prob: Problem, attempt: int, cha
         attempt=attempt, channel=channel, reason=prob.reason, resolved=resolved,
         sentiment_start=s0, sentiment_end=s1, mood=mood, csat_true=csat,
         agent_id=agent.agent_id if agent else None,
-        pii=json.dumps(pii, ensure_ascii=False), qa_violations=json.dumps(qa))
+        pii=json.dumps(pii, ensure_ascii=False) if pii else _EMPTY,
+        qa_violations=json.dumps(qa) if qa else _EMPTY)
 
 
 def assisted_contact(sim: ChunkSim, prob: Problem, channel: str, attempt: int, t: float,
                      order: tuple[float, str, int] | None) -> _Result:
     """Simulate one attempt on ``channel``; writes its rows and returns the outcome."""
-    from cxlens.synth.journeys import (
-        CHANNEL_LOGIT,
-        RESOLVE_BASE,
-        TALK_MEAN_S,
-        _logit,
-        _sigmoid,
-        route_queue,
-    )
-
     rng, c, p = sim.rng, sim.c, prob.person
     legs = 0
     queue = route_queue(p, prob.reason)

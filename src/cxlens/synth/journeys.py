@@ -14,6 +14,7 @@ import json
 import math
 import random
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -83,6 +84,7 @@ class ChunkSim:
         self.orders = orders_by_person
         self.horizon = self.config.days * DAY
         self.seq: dict[str, int] = {}
+        self.documents: dict[int, tuple[str, str]] = {}
         self.cdf = centre.interval_cdf()
         self.incident_of = {(inc.first_day + k, inc.reason): inc.kind
                             for inc in centre.incidents for k in range(len(inc.multipliers))}
@@ -126,12 +128,16 @@ class ChunkSim:
         return interval * INTERVAL_S + self.nrng.random(n) * INTERVAL_S
 
     def next_time(self, after: float, gap_mean_s: float) -> float:
-        """A later contact: after a gap, moved into a plausible hour of that day."""
-        t = after + self.rng.expovariate(1 / gap_mean_s)
+        """A later contact: after a gap, moved into a plausible hour (and weekday) of that day."""
+        rng = self.rng
+        t = after + rng.expovariate(1 / gap_mean_s)
         if gap_mean_s < 4 * 3600:
             return t
         day = math.floor(t / DAY)
-        u = self.rng.random()
+        weights = self.c.day_weight
+        while 0 <= day < len(weights) and rng.random() > weights[day] / 1.3:
+            day += 1  # quieter days get fewer follow-ups: push some to the next day
+        u = rng.random()
         interval = min(int(np.searchsorted(self.cdf, u)), INTERVALS - 1)
         moved = day * DAY + interval * INTERVAL_S + self.rng.random() * INTERVAL_S
         return moved if moved > after + 600 else t
@@ -154,11 +160,11 @@ class ChunkSim:
             unresolved += not resolved
             risk = 0.0
             if not resolved:
-                risk += 0.10 + (0.08 if prob.reason == "complaint" else 0.0)
+                risk += 0.06 + (0.06 if prob.reason == "complaint" else 0.0)
             if contacts >= 3:
-                risk += 0.04 * (contacts - 2)
+                risk += 0.03 * (contacts - 2)
             if prob.reason == "cancellation" and resolved:
-                risk += 0.55  # the customer asked to leave and was not retained
+                risk += 0.5  # the customer asked to leave and was not retained
             if p.tier == "vip":
                 risk *= 0.8
             p.dissatisfaction += risk
@@ -264,8 +270,7 @@ class ChunkSim:
         return assisted_contact(self, prob, channel, attempt, t, order)
 
 
-@dataclass
-class _Result:
+class _Result(NamedTuple):
     answered: bool
     resolved: bool
     end: float

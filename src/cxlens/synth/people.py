@@ -152,7 +152,7 @@ def _households(config: SynthConfig, chunk: int, people: list[Person],
     """Group some same-city persons into households of 2–3 sharing one landline."""
     by_city: dict[str, list[Person]] = {}
     for p in people:
-        if rng.random() < config.household_share * 2.2:
+        if rng.random() < config.household_share * 1.1:
             by_city.setdefault(p.city, []).append(p)
     house = 0
     digits_of = {c[0]: c[3] for c in vocab.CITIES}
