@@ -40,6 +40,10 @@ def linked_contacts(
     im = im.group_by(["source", "source_id"]).aggregate(customer_key=im.customer_key.max())
     i = interactions.filter(interactions.direction.fill_null("inbound") != "internal")
     j = i.left_join(im, ["source", "source_id"])
+    # Replies in one e-mail thread are about one thing: share the thread's coded reason.
+    thread_reason = j.reason.max().over(ibis.window(group_by=j.thread_id))
+    j = j.mutate(reason=ibis.coalesce(
+        j.reason, ibis.cases((j.thread_id.notnull(), thread_reason), else_=None)))
     abandoned = j.abandoned.fill_null(False)
     self_service = j.channel.isin(list(self_service_channels)) & j.agent_id.isnull()
     kind = ibis.cases(
