@@ -257,7 +257,10 @@ def _mean_wait_answered(x: FloatArray, y: FloatArray, theta: FloatArray) -> Floa
     mode = np.maximum(np.log(np.maximum(y, 1e-300) / (x + 1)), 0.0) / theta
     sd = 1.0 / (theta * np.sqrt(x + 1))
     lo = np.maximum(mode - 12 * sd, 0.0)
-    hi = mode + 14 * sd + 30.0 / (theta * (x + 1))
+    # log-concave density: past the mode it falls at least as fast as its slope at 0 (if < 0)
+    slope0 = theta * (x + 1 - y)
+    tail = np.where(slope0 > 0, np.minimum(14 * sd, 40.0 / np.maximum(slope0, 1e-300)), 14 * sd)
+    hi = mode + tail + 1e-9
     half = (hi - lo) / 2
     v = lo[:, None] + half[:, None] * (nodes[None, :] + 1)
     log_h = -theta[:, None] * (x[:, None] + 1) * v - y[:, None] * np.exp(-theta[:, None] * v)
