@@ -265,7 +265,7 @@ def overview(ws: Workspace, start: DateLike = None, end: DateLike = None,
         first, last = period_bounds(ws)
         s, e = s or first, e or last
     cache: dict[str, bool] = {}
-    results: dict[str, tuple[Any, Any, Any, Any]] = {}
+    results: dict[str, tuple[Any, Any, Any, Any, bool]] = {}
     if s is not None and e is not None:
         length = (e - s).days + 1
         p_lo, _ = _utc_range(ws, s - timedelta(days=length), None)
@@ -277,12 +277,14 @@ def overview(ws: Workspace, start: DateLike = None, end: DateLike = None,
         for fact, kpis in by_fact.items():
             t = _fact(ws, fact, _joins(kpis, [], flt), p_lo, hi, flt)
             t = t.mutate(_current=t.ts >= ibis.literal(lo))
-            rows = t.group_by("_current").aggregate(**_aggregates(t, kpis, ws)).to_pyarrow()
+            aggs = {**_aggregates(t, kpis, ws), "_rows": t.count()}
+            rows = t.group_by("_current").aggregate(**aggs).to_pyarrow()
             by_period = {r["_current"]: r for r in rows.to_pylist()}
             cur, prev = by_period.get(True, {}), by_period.get(False, {})
             for k in kpis:
                 results[k.name] = (cur.get(f"{k.name}__num"), cur.get(f"{k.name}__den"),
-                                   prev.get(f"{k.name}__num"), prev.get(f"{k.name}__den"))
+                                   prev.get(f"{k.name}__num"), prev.get(f"{k.name}__den"),
+                                   bool(prev.get("_rows")))
     tiles = []
     for k in KPIS.values():
         tile: dict[str, Any] = {
@@ -294,10 +296,10 @@ def overview(ws: Workspace, start: DateLike = None, end: DateLike = None,
             tile.update(value=None, previous=None, change=None, change_pct=None,
                         numerator=0.0, denominator=0.0, status="no data")
         else:
-            num, den, p_num, p_den = results[k.name]
+            num, den, p_num, p_den, had_rows = results[k.name]
             value, previous = value_of(k, num, den), value_of(k, p_num, p_den)
-            if k.kind == "count" and not p_den:
-                previous = None  # nothing happened before: no comparison rather than "+100%"
+            if not had_rows:
+                previous = None  # no data before the period: no comparison rather than "+100%"
             change = None if value is None or previous is None else value - previous
             pct = (None if change is None or not previous else change / abs(previous) * 100)
             status = "ok" if value is not None and (k.kind != "count" or den) else "no data"
