@@ -43,7 +43,7 @@ def _codepoints(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     return codes, row_of
 
 
-def hashed_ngrams(texts: Sequence[str], orders: Sequence[int] = (1, 2, 3)) -> Grams:
+def hashed_ngrams(texts: Sequence[str], orders: Sequence[int] = (1, 2, 3, 4)) -> Grams:
     """Hashed char n-grams of every text (lower-cased, whitespace kept as a character)."""
     codes, row_of = _codepoints(texts)
     n = len(codes)

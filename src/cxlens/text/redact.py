@@ -84,6 +84,8 @@ _NOT_EN_NAMES = frozenset(
     "Sorry Happy Fine Good Great Okay Still Not Just Very Really Here There Calling About Your The "
     "Monday Tuesday Wednesday Thursday Friday Saturday Sunday Customer Service Support Thanks".split()
 )
+_HTML_TAG = re.compile(r"<(?:script|style)\b.*?</(?:script|style)\s*>|<!--.*?-->|</?[A-Za-z][^<>]{0,2000}>",
+                       re.S | re.I)
 _PLACEHOLDER = re.compile(r"\[(?:PHONE|ID|CARD|EMAIL|NAME)\]")
 
 
@@ -293,6 +295,10 @@ def find(text: str, names: Sequence[str] = (), guess_names: bool = False) -> lis
     if not text:
         return []
     norm = twin(text)
+    if "<" in norm:
+        # HTML bodies: tags become a line break padded to the same length, so offsets hold and
+        # "<br>Mary Jones</p>" reads as a signature line.
+        norm = _HTML_TAG.sub(lambda m: "\n" + " " * (len(m.group()) - 1), norm)
     spans: list[Span] = [Span(m.start(), m.end(), "EMAIL") for m in _EMAIL.finditer(norm)]
     masked = _mask(norm, spans)
     spans.extend(_number_spans(text, masked))

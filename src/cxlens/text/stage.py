@@ -218,7 +218,7 @@ def _analyse(
         subject = subject_of.get(iid) or ""
         said = " ".join(per_turn[-1])
         customer.append((subject + "\n" + said if subject else said)[:ANALYSE_CHARS])
-        full.append(body)
+        full.append(strip_html(body))
     languages = [detect(t) for t in customer]
     # Score every customer turn in one call, then regroup per conversation.
     flat = [t[:ANALYSE_CHARS] for turns_ in per_turn for t in turns_]

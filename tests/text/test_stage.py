@@ -1,0 +1,102 @@
+"""The text stage on a hand-made workspace, on DuckDB and PySpark."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import pyarrow as pa
+
+from cxlens.text import stage
+
+T0 = datetime(2026, 8, 3, 9, 0)
+
+
+def _seed(ws) -> None:
+    wh = ws.warehouse
+    wh.append("interactions", [
+        {"interaction_id": "chat:c1", "source": "chat", "source_id": "c1", "channel": "chat",
+         "started_at": T0, "reason": "delivery", "queue": "q1", "agent_id": "a1",
+         "text": "客服：您好，我是李明。\n客户：我的快递一直没收到，订单号 2026081512345，电话13812345678"},
+        {"interaction_id": "email:e1", "source": "email", "source_id": "e1", "channel": "email",
+         "started_at": T0, "subject": "Refund",
+         "text": "<html><body><p>I want a refund, card 4111 1111 1111 1111.</p>"
+                 "<p>Regards,<br>Mary Jones</p></body></html>"},
+        {"interaction_id": "phone:p1", "source": "phone", "source_id": "p1", "channel": "phone",
+         "started_at": T0, "text": None},
+        {"interaction_id": "sms:s1", "source": "sms", "source_id": "s1", "channel": "sms",
+         "started_at": T0, "text": "🙂🙂"},
+    ])
+    wh.append("messages", [
+        {"interaction_id": "chat:c1", "source": "chat", "source_id": "c1:0", "seq": 0,
+         "speaker": "agent", "ts": T0, "text": "您好，我是李明。"},
+        {"interaction_id": "chat:c1", "source": "chat", "source_id": "c1:1", "seq": 1,
+         "speaker": "customer", "ts": T0,
+         "text": "气死我了，我的快递一直没收到，太差了！订单号 2026081512345，电话13812345678"},
+        {"interaction_id": "chat:c1", "source": "chat", "source_id": "c1:2", "seq": 2,
+         "speaker": "agent", "ts": T0, "text": "非常抱歉，王芳女士，已经帮您加急。"},
+        {"interaction_id": "chat:c1", "source": "chat", "source_id": "c1:3", "seq": 3,
+         "speaker": "customer", "ts": T0, "text": "好的，问题解决了，非常满意，谢谢！"},
+    ])
+    wh.append("parties", [{"source": "crm", "source_id": "p9", "name": "王芳"}])
+    wh.append("identity_map", [
+        {"record_table": "parties", "source": "crm", "source_id": "p9", "customer_key": "K1"},
+        {"record_table": "interactions", "source": "chat", "source_id": "c1", "customer_key": "K1"},
+    ])
+
+
+def test_text_stage(workspace) -> None:
+    _seed(workspace)
+    summary = stage.run(workspace)
+    assert summary["interactions"] == 3  # the phone call has no text
+    wh = workspace.warehouse
+    rows = {r["interaction_id"]: r for r in wh.table("interaction_insights").to_pyarrow().to_pylist()}
+    assert set(rows) == {"chat:c1", "email:e1", "sms:s1"}
+    chat = rows["chat:c1"]
+    assert chat["language"] == "zh" and chat["intent"] == "delivery"
+    assert chat["sentiment_start"] < 0 < chat["sentiment_end"]
+    assert chat["pii_found"] >= 2 and chat["qa_score"] is None
+    assert "13812345678" not in chat["redacted_text"] and "2026081512345" in chat["redacted_text"]
+    assert "快递" in json.loads(chat["keywords"])
+    email = rows["email:e1"]
+    assert email["language"] == "en" and email["intent"] == "refund"
+    assert "[CARD]" in email["redacted_text"] and "Mary Jones" not in email["redacted_text"]
+    assert rows["sms:s1"]["language"] == "other" and rows["sms:s1"]["intent"] == "other"
+
+    # PII redacted in place: only the text column changed, other columns kept.
+    inter = {r["interaction_id"]: r for r in wh.table("interactions").to_pyarrow().to_pylist()}
+    assert "[PHONE]" in inter["chat:c1"]["text"] and inter["chat:c1"]["reason"] == "delivery"
+    assert inter["chat:c1"]["agent_id"] == "a1" and len(inter) == 4
+    msgs = {r["source_id"]: r for r in wh.table("messages").to_pyarrow().to_pylist()}
+    assert len(msgs) == 4
+    assert msgs["c1:1"]["text"].endswith("电话[PHONE]")
+    assert msgs["c1:2"]["text"] == "非常抱歉，[NAME]女士，已经帮您加急。"  # CRM name via identity_map
+    assert msgs["c1:0"]["text"] == "您好，我是李明。"  # the agent's own name is not the customer's
+
+    topics = wh.table("topics").to_pyarrow().to_pylist()
+    assert {"period", "reason", "term", "lift", "emerging"} <= set(topics[0])
+    assert any(t["term"] == "快递" and t["reason"] == "delivery" for t in topics)
+
+    # Idempotent: a second run finds nothing new to redact.
+    again = stage.run(workspace)
+    assert again["redacted_messages"] == 0 and again["redacted_interactions"] == 0
+    assert wh.table("interaction_insights").count().execute() == 3
+
+
+def test_redaction_can_be_turned_off(make_workspace) -> None:
+    ws = make_workspace("duckdb")
+    ws.settings.text.redact = False
+    _seed(ws)
+    stage.run(ws)
+    texts = ws.warehouse.table("messages").to_pyarrow().column("text").to_pylist()
+    assert any("13812345678" in t for t in texts)
+    insights = ws.warehouse.table("interaction_insights").to_pyarrow().to_pylist()
+    assert all("13812345678" not in r["redacted_text"] for r in insights)
+
+
+def test_empty_workspace(make_workspace) -> None:
+    ws = make_workspace("duckdb")
+    summary = stage.run(ws)
+    assert summary["interactions"] == 0
+    assert ws.warehouse.table("interaction_insights").count().execute() == 0
+    assert isinstance(pa.table({"x": [1]}), pa.Table)
