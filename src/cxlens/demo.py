@@ -124,7 +124,7 @@ def serve(workspace: Path | str, host: str | None = None, port: int | None = Non
 
     from cxlens.server import create_app
 
-    app = create_app(Path(workspace))
+    app = create_app(Path(workspace), warm=True)
     settings = app.state.gate.settings.server
     host = host or settings.host
     port = port or settings.port

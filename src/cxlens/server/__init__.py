@@ -10,8 +10,8 @@ if TYPE_CHECKING:
 __all__ = ["create_app"]
 
 
-def create_app(workspace_path: Any) -> FastAPI:
-    """Build the FastAPI app for the workspace at ``workspace_path``."""
+def create_app(workspace_path: Any, warm: bool = False) -> FastAPI:
+    """Build the FastAPI app for the workspace at ``workspace_path`` (see server.app)."""
     from cxlens.server.app import create_app as _create
 
-    return _create(workspace_path)
+    return _create(workspace_path, warm=warm)

@@ -185,12 +185,23 @@ def _cell(value: Any, unit: str = "") -> str:
     return text if len(text) <= 160 else text[:157] + "…"
 
 
-def create_app(workspace_path: Path | str) -> FastAPI:
-    """Build the app for one workspace (the warehouse is opened per burst of requests)."""
+def create_app(workspace_path: Path | str, warm: bool = False) -> FastAPI:
+    """Build the app for one workspace (the warehouse is opened per burst of requests).
+
+    ``warm``: compute every page's default view in the background at start-up, so the first
+    visitor does not wait for the aggregates (``cxlens serve`` does this).
+    """
     gate = Gate(Path(workspace_path))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if warm:
+            import threading
+
+            from cxlens.server.pages import warm as warm_views
+
+            threading.Thread(target=warm_views, args=(gate,), name="cxlens-warm",
+                             daemon=True).start()
         yield
         gate.close()
 

@@ -36,7 +36,8 @@ def _num(value: Any, digits: int = 4) -> float | None:
 
 def line(x: Sequence[Any], series: dict[str, Sequence[Any]], *, area: bool = False,
          stack: bool = False, y_name: str = "", percent: bool = False) -> dict[str, Any]:
-    """A time line: one series per key, all over the same ``x`` labels."""
+    """A time line: one series per key over the same ``x`` labels (``percent``: values are
+    already percentages; only the axis shows a % sign)."""
     return _base(
         legend={"top": 0, "type": "scroll"} if len(series) > 1 else None,
         xAxis={"type": "category", "data": [str(v) for v in x], "boundaryGap": False},
@@ -44,7 +45,7 @@ def line(x: Sequence[Any], series: dict[str, Sequence[Any]], *, area: bool = Fal
                **({"axisLabel": {"formatter": "{value}%"}} if percent else {})},
         series=[
             {"name": name, "type": "line", "showSymbol": len(x) < 40,
-             "data": [_num(v * 100 if percent and v is not None else v) for v in values],
+             "data": [_num(v) for v in values],
              **({"stack": "total"} if stack else {}),
              **({"areaStyle": {"opacity": 0.25}} if area else {})}
             for name, values in series.items()
@@ -66,7 +67,7 @@ def bars(categories: Sequence[Any], series: dict[str, Sequence[Any]], *, horizon
         xAxis=val_axis if horizontal else cat_axis,
         yAxis=cat_axis if horizontal else val_axis,
         series=[{"name": name, "type": "bar",
-                 "data": [_num(v * 100 if percent and v is not None else v, 2) for v in values]}
+                 "data": [_num(v, 2) for v in values]}
                 for name, values in series.items()],
     )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import math
 from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import date, datetime, timedelta
 from types import ModuleType
 from typing import Any
@@ -119,15 +120,57 @@ def kpi_label(name: str, lang: str, catalog: dict[str, dict[str, str]] | None = 
     return entry["label_zh" if lang == "zh" else "label_en"] or name
 
 
+# Results of metric queries, shared by every view and language while the data is unchanged.
+# The server's Gate installs its memo (cleared when the warehouse changes); elsewhere it is off.
+MEMO: ContextVar[dict[Any, Any] | None] = ContextVar("cxlens_metric_memo", default=None)
+
+
+def memoised(key: tuple[Any, ...], compute_fn: Callable[[], Any]) -> Any:
+    memo = MEMO.get()
+    if memo is None:
+        return compute_fn()
+    if key not in memo:
+        memo[key] = compute_fn()
+    return memo[key]
+
+
 def compute(ws: Workspace, kpi: str, f: Filters, by: str | list[str] | None = None,
             grain: str | None = None) -> list[dict[str, Any]]:
     """``metrics.compute`` for the filtered period as rows; [] when the KPI is unknown."""
     metrics = stage_module("metrics")
     if metrics is None or kpi not in metrics.KPIS:
         return []
-    frame = metrics.compute(ws, kpi, by=by, grain=grain, start=f.start, end=f.end,
-                            filters=f.dims)
-    return records(frame)
+    by_key = tuple(by) if isinstance(by, list) else by
+    return memoised(  # type: ignore[no-any-return]
+        ("compute", kpi, by_key, grain, f.start, f.end, tuple(sorted(f.dims.items()))),
+        lambda: records(metrics.compute(ws, kpi, by=by, grain=grain, start=f.start, end=f.end,
+                                        filters=f.dims)))
+
+
+def overview_tiles(ws: Workspace, f: Filters) -> list[dict[str, Any]]:
+    """``metrics.overview`` rows for the period (every KPI, with the previous period)."""
+    metrics = stage_module("metrics")
+    if metrics is None:
+        return []
+    return memoised(  # type: ignore[no-any-return]
+        ("overview", f.start, f.end, tuple(sorted(f.dims.items()))),
+        lambda: records(metrics.overview(ws, start=f.start, end=f.end, filters=f.dims)))
+
+
+def regroup(rows: list[dict[str, Any]], kpi: str, dim: str) -> list[dict[str, Any]]:
+    """Re-aggregate finer rows (e.g. per team × agent) to ``dim`` by summing numerators and
+    denominators: exact for KPIs that are sums over contacts, which is how metrics defines them."""
+    metrics = stage_module("metrics")
+    if metrics is None:
+        return []
+    definition = metrics.KPIS[kpi]
+    sums: dict[Any, list[float]] = {}
+    for r in rows:
+        acc = sums.setdefault(r.get(dim), [0.0, 0.0])
+        acc[0] += float(r.get("numerator") or 0)
+        acc[1] += float(r.get("denominator") or 0)
+    return [{dim: key, "value": metrics.value_of(definition, n, d), "numerator": n,
+             "denominator": d} for key, (n, d) in sums.items()]
 
 
 def _missing(module: str, lang: str) -> str:
@@ -192,16 +235,16 @@ def overview(ws: Workspace, f: Filters, lang: str) -> dict[str, Any]:
                                         ("trend", "heatmap", "channel_mix", "reasons",
                                          "sentiment")}}
     catalog = kpi_catalog()
-    tiles = [_tile(t, catalog, lang) for t in records(
-        metrics.overview(ws, start=f.start, end=f.end, filters=f.dims))]
+    tiles = [_tile(t, catalog, lang) for t in overview_tiles(ws, f)]
     trend_rows = compute(ws, OVERVIEW_TREND_KPI, f, by="channel", grain="day")
     trend = _series_by(trend_rows, "channel")
     blocks = {
         "trend": block("trend", charts.line(trend[0], trend[1], area=True, stack=True)
                        if trend[0] else None),
         "heatmap": heatmap_block(ws, f, lang),
-        "channel_mix": _share_block("channel_mix", compute(ws, OVERVIEW_TREND_KPI, f,
-                                                          by="channel"), "channel"),
+        # Offered is a count, so the channel mix is the trend summed over days (no new query).
+        "channel_mix": _share_block("channel_mix", regroup(trend_rows, OVERVIEW_TREND_KPI,
+                                                           "channel"), "channel"),
         "reasons": _top_block("reasons", compute(ws, OVERVIEW_TREND_KPI, f, by="reason"),
                               "reason", kpi_label(OVERVIEW_TREND_KPI, lang, catalog)),
         "sentiment": _trend_block("sentiment", compute(ws, "sentiment_index", f, grain="day"),
@@ -211,24 +254,38 @@ def overview(ws: Workspace, f: Filters, lang: str) -> dict[str, Any]:
 
 
 def _tile(raw: dict[str, Any], catalog: dict[str, dict[str, str]], lang: str) -> dict[str, Any]:
-    name = str(raw.get("kpi") or raw.get("name") or "")
+    """A dashboard tile from a ``metrics.overview`` entry, with display strings."""
+    name = str(raw.get("kpi") or "")
     entry = catalog.get(name, {})
     unit = str(raw.get("unit") or entry.get("unit") or "")
     value, previous = raw.get("value"), raw.get("previous")
-    change = raw.get("change")
-    if change is None and value is not None and previous not in (None, 0):
-        change = (value - previous) / abs(previous)
+    no_data = raw.get("status") == "no data" or value is None
+    # Rates change in points (81.0% → 83.5% is +2.5 pt); everything else in per cent.
+    if _is_rate(unit):
+        change, change_display = raw.get("change"), _signed(raw.get("change"), " pt")
+    else:
+        change, change_display = raw.get("change_pct"), _signed(raw.get("change_pct"), "%")
+    better = raw.get("higher_is_better")
+    trend = "none" if change is None else "flat" if abs(change) < 0.05 else (
+        "up" if change > 0 else "down")
+    if better is False and trend in {"up", "down"}:
+        trend = "down" if trend == "up" else "up"  # colour by good/bad, not by direction
     return {"kpi": name, "label": kpi_label(name, lang, catalog), "unit": unit, "value": value,
-            "previous": previous, "change": change,
+            "previous": previous, "change": change, "no_data": no_data,
             "definition": entry.get("definition", ""),
-            "display": fmt_value(value, unit), "previous_display": fmt_value(previous, unit),
-            "change_display": _fmt_change(change, unit),
-            "trend": "none" if change is None else "up" if change > 0.0005 else
-            "down" if change < -0.0005 else "flat"}
+            "display": label("no_data", lang) if no_data else fmt_value(value, unit),
+            "previous_display": fmt_value(previous, unit), "change_display": change_display,
+            "trend": trend}
+
+
+def _signed(number: Any, suffix: str) -> str:
+    if number is None:
+        return ""
+    return f"{float(number):+.1f}{suffix}"
 
 
 def _is_rate(unit: str) -> bool:
-    return unit.lower() in {"rate", "ratio", "%", "pct", "percent", "share", "fraction"}
+    return unit.strip() == "%"
 
 
 def fmt_value(value: Any, unit: str = "") -> str:
@@ -240,20 +297,14 @@ def fmt_value(value: Any, unit: str = "") -> str:
     number = float(value)
     if math.isnan(number):
         return "—"
-    unit_l = unit.lower()
+    unit_l = unit.strip().lower()
     if _is_rate(unit_l):
-        return f"{number * 100:.1f}%"
-    if unit_l in {"s", "sec", "seconds", "second"}:
+        return f"{number:.1f}%"
+    if unit_l in {"s", "sec", "seconds"}:
         return f"{number:,.0f} s"
-    if unit_l in {"count", "contacts", "n", ""} and number == int(number):
+    if number == int(number) and abs(number) < 1e15:
         return f"{int(number):,}"
     return f"{number:,.2f}"
-
-
-def _fmt_change(change: Any, unit: str) -> str:
-    if change is None:
-        return ""
-    return f"{'+' if change >= 0 else ''}{float(change) * 100:.1f}%"
 
 
 def _series_by(rows: list[dict[str, Any]], dim: str,
@@ -295,7 +346,7 @@ def heatmap_block(ws: Workspace, f: Filters, lang: str) -> Block:
     if metrics is None or not hasattr(metrics, "heatmap"):
         return block("heatmap", None, _missing("metrics", lang))
     rows = records(metrics.heatmap(ws, start=f.start, end=f.end, filters=f.dims))
-    cells = [(int(r["weekday"]), int(r["hour"]), float(r.get("value") or 0)) for r in rows]
+    cells = [(int(r["weekday"]), int(r["hour"]), float(r.get("contacts") or 0)) for r in rows]
     names = label("weekday_names", lang).split(",")
     return block("heatmap", charts.heatmap(cells, names) if cells else None, rows=rows)
 
@@ -315,13 +366,9 @@ def journeys_view(ws: Workspace, f: Filters, lang: str) -> dict[str, Any]:
         kpi_label("fcr_true", lang, catalog): [true_by.get(r) for r in reasons],
     }, percent=True) if reasons else None
     repeat = compute(ws, "repeat_rate", f, by="reason")
-    tiles = []
-    metrics = stage_module("metrics")
-    if metrics is not None:
-        tiles = [_tile(t, catalog, lang) for t in records(
-            metrics.overview(ws, start=f.start, end=f.end, filters=f.dims))
-            if str(t.get("kpi") or t.get("name")) in {"fcr_true", "fcr_channel", "repeat_rate",
-                                                      "contacts_per_customer", "journeys"}]
+    tiles = [_tile(t, catalog, lang) for t in overview_tiles(ws, f)
+             if str(t.get("kpi")) in {"fcr_true", "fcr_channel", "repeat_rate",
+                                      "contacts_per_customer"}]
     message = "" if stage_module("journeys") else _missing("journeys", lang)
     return {
         "tiles": tiles,
@@ -357,19 +404,24 @@ def journey_paths(ws: Workspace, f: Filters, top: int = 40) -> list[dict[str, An
 def agents_view(ws: Workspace, f: Filters, lang: str) -> dict[str, Any]:
     """Handled, AHT, FCR, CSAT per agent, team and queue, and the QA scorecards."""
     catalog = kpi_catalog()
-    kpis = [k for k in ("handled", "aht", "fcr_channel", "fcr_true", "transfer_rate", "csat")
-            if k in catalog]
-    tables: dict[str, list[dict[str, Any]]] = {}
-    for dim in ("queue", "team", "agent"):
-        merged: dict[str, dict[str, Any]] = {}
-        for kpi in kpis:
-            for r in compute(ws, kpi, f, by=dim):
+    kpis = [k for k in ("handled", "aht", "fcr_channel", "fcr_true", "csat") if k in catalog]
+    merged: dict[str, dict[str, dict[str, Any]]] = {"queue": {}, "team": {}, "agent": {}}
+    for kpi in kpis:
+        # Two queries per KPI: by queue, and by team × agent (teams re-aggregated from agents).
+        per_agent = compute(ws, kpi, f, by=["team", "agent"])
+        slices = {"queue": compute(ws, kpi, f, by="queue"), "agent": per_agent,
+                  "team": regroup(per_agent, kpi, "team")}
+        for dim, rows in slices.items():
+            for r in rows:
                 key = r.get(dim)
                 if key is None:
                     continue
-                merged.setdefault(str(key), {dim: key})[kpi] = r.get("value")
-        ordered = sorted(merged.values(), key=lambda r: -(r.get("handled") or 0))
-        tables[dim] = ordered
+                entry = merged[dim].setdefault(str(key), {dim: key})
+                entry[kpi] = r.get("value")
+                if dim == "agent":
+                    entry["team"] = r.get("team")
+    tables = {dim: sorted(rows.values(), key=lambda r: -(r.get("handled") or 0))
+              for dim, rows in merged.items()}
     queue_rows = tables.get("queue", [])
     aht = charts.bars([r["queue"] for r in queue_rows],
                       {kpi_label("aht", lang, catalog): [r.get("aht") for r in queue_rows]},
@@ -381,7 +433,8 @@ def agents_view(ws: Workspace, f: Filters, lang: str) -> dict[str, Any]:
     scorecards: list[dict[str, Any]] = []
     qa = stage_module("qa")
     if qa is not None and hasattr(qa, "scorecards"):
-        scorecards = records(qa.scorecards(ws, by="agent"))
+        scorecards = memoised(("scorecards", "agent"),
+                              lambda: records(qa.scorecards(ws, by="agent")))
     missing = "" if catalog else _missing("metrics", lang)
     return {
         "kpis": [{"kpi": k, "label": kpi_label(k, lang, catalog),
@@ -458,9 +511,12 @@ def contacts_view(ws: Workspace, kpi: str, f: Filters, limit: int = 500) -> dict
     if kpi not in metrics.KPIS:
         raise NotFoundError(f"unknown KPI {kpi!r}", "known KPIs: " + ", ".join(sorted(
             metrics.KPIS)))
-    rows = records(metrics.contacts(ws, kpi, start=f.start, end=f.end, filters=f.dims))
-    return {"kpi": kpi, "total": len(rows), "rows": rows[:limit],
-            "columns": list(rows[0].keys()) if rows else []}
+    frame = metrics.contacts(ws, kpi, start=f.start, end=f.end, filters=f.dims, limit=limit + 1)
+    rows = records(frame)
+    columns = [str(c) for c in frame.columns] if hasattr(frame, "columns") else (
+        list(rows[0]) if rows else [])
+    return {"kpi": kpi, "rows": rows[:limit], "columns": columns,
+            "more": len(rows) > limit}
 
 
 def customer_view(ws: Workspace, identifier: str, actor: str,

@@ -58,6 +58,8 @@ class Gate:
         self._in_use = 0
         self._fingerprint: str | None = None
         self._cache: dict[str, tuple[float, Any]] = {}
+        self._memo: dict[Any, Any] = {}  # metric query results shared across views/languages
+        self._memo_since = time.monotonic()
         self._users: dict[str, dict[str, Any]] | None = None
         self._reaper: threading.Thread | None = None
         self._closed = False
@@ -94,6 +96,7 @@ class Gate:
         fingerprint = _fingerprint(ws)
         if fingerprint != self._fingerprint:
             self._cache.clear()
+            self._memo.clear()
             self._fingerprint = fingerprint
         self._users = None  # users may have been added or changed while we were closed
         self._last_used = time.monotonic()
@@ -133,9 +136,18 @@ class Gate:
         with self.workspace() as ws:
             hit = self._cache.get(key)
             ttl = self.settings.server.cache_seconds
+            if time.monotonic() - self._memo_since > ttl:
+                self._memo.clear()  # backends we never reopen (Spark) still see new data
+                self._memo_since = time.monotonic()
             if hit is not None and time.monotonic() - hit[0] < ttl:
                 return hit[1]  # type: ignore[no-any-return]
-            value = compute(ws)
+            from cxlens.server.data import MEMO
+
+            token = MEMO.set(self._memo)
+            try:
+                value = compute(ws)
+            finally:
+                MEMO.reset(token)
             if ttl > 0:
                 self._cache[key] = (time.monotonic(), value)
             return value

@@ -226,3 +226,31 @@ def customers_page(request: Request, who: auth.Principal = require("profile"),
         return render(request, "customers.html", "customers", status=400, q=q, profile=None,
                       message=str(exc))
     return render(request, "customers.html", "customers", q=q, profile=profile, message="")
+
+
+def warm(gate: Gate, languages: tuple[str, ...] = ("en", "zh")) -> int:
+    """Compute the default view of every dashboard page ahead of the first visitor.
+
+    Returns how many views were computed; a failure only means the first visitor waits.
+    """
+    from datetime import timedelta
+
+    done = 0
+    try:
+        period = gate.cached("period", {}, data.data_period)
+        gate.cached("options", {}, data.filter_options)
+        if period is None:
+            return done
+        f = Filters(start=max(period[0], period[1] - timedelta(days=27)), end=period[1])
+        views = {"overview": data.overview, "journeys": data.journeys_view,
+                 "agents": data.agents_view, "workforce": data.workforce_view}
+        for lang in languages:
+            for name, view in views.items():
+                gate.cached(name, {"f": f.key(), "lang": lang},
+                            lambda ws, v=view, lg=lang: v(ws, f, lg))
+                done += 1
+            gate.cached("quality", {"lang": lang}, lambda ws, lg=lang: data.quality_view(ws, lg))
+            done += 1
+    except CxlensError:
+        pass
+    return done
