@@ -152,4 +152,4 @@ def customer(
     who: auth.Principal = require("profile"),
 ) -> dict[str, Any]:
     with _gate(request).workspace() as ws:
-        return data.customer_view(ws, identifier, who.username, audit.record)
+        return data.customer_view(ws, identifier, who.username)

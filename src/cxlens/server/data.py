@@ -475,31 +475,62 @@ def quality_view(ws: Workspace, lang: str) -> dict[str, Any]:
 
 
 def workforce_view(ws: Workspace, f: Filters, lang: str) -> dict[str, Any]:
-    """Forecast vs actual, the staffing plan and its peaks (from ``cxlens.wfm``)."""
+    """Forecast vs actual (held-out last week, then the next 7 days), the staffing plan with its
+    peaks, and the average weekday × hour load, all from ``cxlens.wfm``."""
     wfm = stage_module("wfm")
-    view: dict[str, Any] = {"plan": [], "blocks": {}}
-    actual = compute(ws, OVERVIEW_TREND_KPI, f, grain="day")
-    forecast_rows: list[dict[str, Any]] = []
-    message = _missing("wfm", lang) if wfm is None else ""
-    if wfm is not None and hasattr(wfm, "dashboard"):
-        try:
-            doc = wfm.dashboard(ws, start=f.start, end=f.end, filters=f.dims)
-        except CxlensError as exc:
-            message = str(exc)
-            doc = {}
-        forecast_rows = records(doc.get("forecast"))
-        view["plan"] = records(doc.get("plan"))[:500]
-        view["summary"] = clean(doc.get("summary"))
-    periods = sorted({str(r.get("period"))[:10] for r in actual + forecast_rows
-                      if r.get("period") is not None})
-    act = {str(r.get("period"))[:10]: r.get("value") for r in actual}
-    fc = {str(r.get("period"))[:10]: r.get("value") for r in forecast_rows}
-    series = {label("contacts", lang): [act.get(p) for p in periods]}
-    if fc:
-        series["forecast"] = [fc.get(p) for p in periods]
-    view["blocks"]["forecast"] = block("forecast", charts.line(periods, series)
-                                       if periods else None, message)
-    view["blocks"]["heatmap"] = heatmap_block(ws, f, lang)
+    view: dict[str, Any] = {"plan": [], "summary": {}, "blocks": {}}
+    if wfm is None:
+        missing = _missing("wfm", lang)
+        view["blocks"] = {k: block(k, None, missing) for k in ("forecast", "staffing", "heatmap")}
+        return view
+    queue = f.queue or None
+    message = ""
+    try:
+        fva = records(memoised(("wfm_fva", queue), lambda: wfm.forecast_vs_actual(
+            ws, queue=queue, days=7, interval=30)))
+        plan = records(memoised(("wfm_plan", queue), lambda: wfm.staffing_plan(
+            ws, days=7, interval=30, queue=queue)))
+        peaks = records(memoised(("wfm_peaks", queue), lambda: wfm.peak_heatmap(ws, queue=queue)))
+    except CxlensError as exc:  # e.g. a queue with no history: say so, invent nothing
+        message = str(exc)
+        fva, plan, peaks = [], [], []
+    sums: dict[str, list[float | None]] = {}
+    for r in fva:
+        if f.channel and r.get("channel") != f.channel:
+            continue
+        slot = sums.setdefault(str(r["interval_start"])[:16], [None, None, None])
+        for i, col in enumerate(("actual", "forecast", "baseline")):
+            if r.get(col) is not None:
+                slot[i] = (slot[i] or 0.0) + float(r[col])
+    times = sorted(sums)
+    option = charts.line(times, {
+        label("contacts", lang): [sums[t][0] for t in times],
+        "forecast": [sums[t][1] for t in times],
+        "seasonal naive": [sums[t][2] for t in times],
+    }) if times else None
+    staffing: dict[str, float] = {}
+    for r in plan:
+        if f.channel and r.get("channel") != f.channel:
+            continue
+        key = str(r.get("interval_start"))[:16]
+        staffing[key] = staffing.get(key, 0.0) + float(r.get("scheduled_agents") or 0)
+    slots = sorted(staffing)
+    staff_option = charts.line(slots, {"scheduled agents": [staffing[s] for s in slots]},
+                               area=True) if slots else None
+    cells = [(int(r["weekday"]), int(r["hour"]), float(r.get("contacts") or 0)) for r in peaks]
+    names = label("weekday_names", lang).split(",")
+    shown = [r for r in plan if r.get("peak")] or plan
+    view["plan"] = [{k: r.get(k) for k in ("queue", "channel", "interval_start", "calls", "aht_s",
+                                           "agents", "scheduled_agents", "service_level",
+                                           "occupancy", "peak") if k in r} for r in shown[:300]]
+    view["summary"] = {"intervals": len(plan), "peak_intervals": sum(1 for r in plan
+                                                                      if r.get("peak")),
+                       "max_scheduled": max(staffing.values(), default=None)}
+    view["blocks"] = {
+        "forecast": block("forecast", option, message),
+        "staffing": block("staffing", staff_option, message),
+        "heatmap": block("heatmap", charts.heatmap(cells, names) if cells else None, message),
+    }
     return view
 
 
@@ -519,14 +550,11 @@ def contacts_view(ws: Workspace, kpi: str, f: Filters, limit: int = 500) -> dict
             "more": len(rows) > limit}
 
 
-def customer_view(ws: Workspace, identifier: str, actor: str,
-                  audit: Callable[[Workspace, str, str, str, str], Any]) -> dict[str, Any]:
-    """One customer's 360 profile with the cross-channel timeline (the read is audited)."""
+def customer_view(ws: Workspace, identifier: str, actor: str) -> dict[str, Any]:
+    """One customer's 360 profile with the cross-channel timeline; ``profile.lookup`` writes
+    the read to the audit log with ``actor`` (the user name)."""
     profile = stage_module("profile")
     if profile is None:
         raise NotFoundError("customer profiles are not installed yet",
                             "install cxlens with the profile stage")
-    doc = clean(profile.lookup(ws, identifier))
-    key = str(doc.get("customer_key", ""))
-    audit(ws, actor, "profile_read", key, "web")
-    return doc
+    return clean(profile.lookup(ws, identifier, actor=actor))  # type: ignore[no-any-return]

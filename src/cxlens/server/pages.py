@@ -216,7 +216,7 @@ def customers_page(request: Request, who: auth.Principal = require("profile"),
     gate = _gate(request)
     try:
         with gate.workspace() as ws:
-            profile = data.customer_view(ws, q, who.username, audit.record)
+            profile = data.customer_view(ws, q, who.username)
     except NotFoundError as exc:
         t = translator(language(request))
         return render(request, "customers.html", "customers", status=404, q=q, profile=None,
