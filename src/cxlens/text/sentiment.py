@@ -62,9 +62,11 @@ class HashedLinearModel:
     idf, L2-normalised per text (the classic TF-IDF + linear SVM).
     """
 
-    def __init__(self, components: list[dict[str, Any]], scale: float = 1.0) -> None:
+    def __init__(self, components: list[dict[str, Any]], scale: float = 1.0,
+                 orders: tuple[int, ...] = (1, 2, 3, 4)) -> None:
         self.components = components
         self.scale = scale
+        self.orders = orders
 
     @classmethod
     def load(cls, path: Path = MODEL_ZH) -> HashedLinearModel:
@@ -85,10 +87,12 @@ class HashedLinearModel:
                     comp["idf"] = doc[f"idf_{i}"].astype(np.float32)
                 components.append(comp)
             scale = float(doc["scale"])
-        return cls(components, scale)
+            orders = tuple(int(o) for o in doc["orders"]) if "orders" in doc else (1, 2, 3)
+        return cls(components, scale, orders)
 
     def save(self, path: Path) -> Path:
-        arrays: dict[str, Any] = {"n_components": len(self.components), "scale": self.scale}
+        arrays: dict[str, Any] = {"n_components": len(self.components), "scale": self.scale,
+                                  "orders": np.array(self.orders)}
         for i, comp in enumerate(self.components):
             arrays[f"mode_{i}"] = comp["mode"]
             arrays[f"coef_{i}"] = comp["coef"].astype(np.float16)
@@ -102,7 +106,7 @@ class HashedLinearModel:
 
     def margins(self, texts: Sequence[str]) -> np.ndarray:
         """The summed decision margin of every text (> 0 = positive)."""
-        grams = ngrams.hashed_ngrams(texts)
+        grams = ngrams.hashed_ngrams(texts, self.orders)
         total = np.zeros(len(texts))
         for comp in self.components:
             total += comp["weight"] * _component_margin(comp, grams)
