@@ -100,6 +100,7 @@ class TextSettings(_Section):
     intent_min_confidence: float = 0.35
     sentiment_backend: Literal["builtin", "transformer"] = "builtin"
     transformer_model_dir: str = ""
+    taxonomy_file: str = ""  # a contact-reason taxonomy YAML replacing the built-in one
 
 
 class SpeechSettings(_Section):
