@@ -39,7 +39,8 @@ BATCH = 20_000
 _LABEL = re.compile(r"^\s*(客户|顾客|用户|来电人|客服|坐席|机器人|系统|Customer|Caller|Client|Agent|"
                     r"Advisor|Bot|System)\s*[:：]", re.I | re.M)
 _CUSTOMER_LABELS = {"客户", "顾客", "用户", "来电人", "customer", "caller", "client"}
-ANALYSE_CHARS = 2000  # language/intent/keywords read the start of a text; redaction reads all
+ANALYSE_CHARS = 2000  # language/intent/sentiment read the start of a text; redaction reads all
+TERM_CHARS = 600  # keywords and topics: jieba is the slowest step, the opening states the issue
 
 
 def _rows(table: pa.Table, columns: list[str]) -> Iterator[tuple[Any, ...]]:
@@ -104,7 +105,9 @@ def run(ws: Workspace) -> dict[str, Any]:
     settings = ws.settings.text
     wh = ws.warehouse
     segment.tokenizer(settings.user_dictionary)  # fail early on a bad user dictionary
-    classifier = IntentClassifier.for_workspace(ws.models_dir, settings.intent_min_confidence)
+    classifier = IntentClassifier.for_workspace(
+        ws.models_dir, settings.intent_min_confidence, settings.taxonomy_file or None
+    )
     engine = sentiment_backend(settings.sentiment_backend, settings.transformer_model_dir)
 
     interactions = wh.table("interactions").to_pyarrow()
@@ -233,7 +236,7 @@ def _analyse(
         conv_scores = [float(s) for s in scores[pos : pos + n]]
         pos += n
         mean = sum(conv_scores) / n if n else 0.0
-        words = segment.terms(customer[k], user_dictionary, limit=ANALYSE_CHARS)
+        words = segment.terms(customer[k], user_dictionary, limit=TERM_CHARS)
         keywords = _top(words, 5)
         pred = intents[k]
         reason = pred.intent if pred.intent != "other" else (agent_reason.get(iid) or "other")
