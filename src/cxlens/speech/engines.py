@@ -69,13 +69,18 @@ class PocketsphinxEngine:
         self.language_model = language_model
         model = Path(pocketsphinx.get_model_path()) / "en-us"
         self.dict_path = str(model / "cmudict-en-us.dict")
-        options: dict[str, Any] = {"loglevel": "ERROR", "samprate": TARGET_RATE}
+        # dither: digital silence (exact zeros, common in VoIP recordings and in our padding)
+        # otherwise drives the energy features to -inf and the first words get lost; a fixed
+        # seed keeps transcripts reproducible.
+        options: dict[str, Any] = {"loglevel": "ERROR", "samprate": TARGET_RATE,
+                                   "dither": True, "seed": 7}
         if language_model == "domain":
             from cxlens.speech.domain import corpus_sentences, model_files
 
             sentences = corpus_sentences(phrases_file, rule_phrases)
             options["lm"], options["dict"] = model_files(sentences, self.dict_path)
         self.decoder = pocketsphinx.Decoder(**options)
+        self._pad = np.zeros(int(0.3 * TARGET_RATE), dtype=np.float32)
 
     def transcribe_channel(
         self, samples: np.ndarray, spans: list[tuple[float, float]], language: str | None
@@ -85,8 +90,11 @@ class PocketsphinxEngine:
             chunk = samples[int(start * TARGET_RATE): int(end * TARGET_RATE)]
             if len(chunk) < TARGET_RATE // 10:
                 continue
+            # Silence around each spurt: pocketsphinx's cepstral normalisation and its silence
+            # model need it (a spurt cut right at speech onset loses its first words).
+            padded = np.concatenate([self._pad, chunk, self._pad])
             self.decoder.start_utt()
-            self.decoder.process_raw(to_pcm16(chunk), full_utt=True)
+            self.decoder.process_raw(to_pcm16(padded), full_utt=True)
             self.decoder.end_utt()
             hyp = self.decoder.hyp()
             text = hyp.hypstr.strip() if hyp is not None else ""
