@@ -110,7 +110,7 @@ DERIVED: Final[dict[str, dict[str, str]]] = {
     "journey_contacts": {
         "journey_id": S, "interaction_id": S, "seq": I, "customer_key": S, "channel": S,
         "started_at": T, "reason": S, "kind": S, "first_assisted": B, "repeat_any": B, "repeat_channel": B,
-        "followed_by_assisted": B,
+        "followed_by_assisted": B, "offered": B, "resolved": B,
     },
     "interaction_insights": {
         "interaction_id": S, "language": S, "sentiment": F, "sentiment_label": S,
