@@ -30,6 +30,14 @@ from cxlens.synth.rows import TRUTH_SCHEMAS, Rows
 if TYPE_CHECKING:
     from cxlens.workspace import Workspace
 
+# high-volume tables are buffered as tuples in this column order (see journeys/contacts)
+TUPLE_FIELDS = {
+    "messages": ("interaction_id", "source", "source_id", "seq", "speaker", "ts", "text"),
+    "web_events": ("source", "source_id", "session_id", "ts", "page", "event_type", "dwell_s",
+                   "device", "account"),
+    "truth:records": ("record_table", "source", "source_id", "person_id"),
+    "truth:messages": ("interaction_id", "seq", "speaker", "sentiment"),
+}
 CANONICAL_ORDER = ("parties", "orders", "web_events", "interactions", "messages", "surveys",
                    "outreach", "cases")
 TRUTH_TABLES = tuple(TRUTH_SCHEMAS)
@@ -142,8 +150,10 @@ def chunk_tables(centre: Centre, chunk: int) -> Iterator[tuple[str, pa.Table]]:
     rng = random.Random(f"synth-{config.seed}-{chunk}")
     nrng = np.random.default_rng([config.seed, chunk])
     base = _base_us(config)
-    buffers = {name: Rows(name, base) for name in CANONICAL_ORDER}
-    buffers.update({f"truth:{name}": Rows(name, base, truth=True)
+    buffers = {name: Rows(name, base, fields=TUPLE_FIELDS.get(name))
+                for name in CANONICAL_ORDER}
+    buffers.update({f"truth:{name}": Rows(name, base, truth=True,
+                                          fields=TUPLE_FIELDS.get(f"truth:{name}"))
                     for name in ("persons", "records", "problems", "interactions", "messages")})
     persons = pp.make_people(config, chunk, rng)
     orders = _plan_orders(config, persons, rng)
@@ -180,7 +190,8 @@ def _plan_orders(config: SynthConfig, persons: list[Person],
         while t < horizon and k < 40:
             if t >= -20 * DAY:
                 day = start + timedelta(days=int(t // DAY))
-                number = day.strftime("%Y%m%d") + f"{scramble(p.idx * 40 + k, 10**9, config.seed * 16 + 10):09d}"
+                serial = scramble(p.idx * 40 + k, 10**9, config.seed * 16 + 10)
+                number = f"{day:%Y%m%d}{serial:09d}"
                 items.append((t, number, rng.randrange(len(vocab.PRODUCTS))))
                 k += 1
             t += rng.expovariate(rate) * DAY

@@ -30,7 +30,7 @@ class SynthConfig:
     # customers generated together; a chunk's problems and contacts stay inside it
     chunk_customers: int = 2_000
     # mean problems per customer per day (before tier/plan/incident multipliers)
-    problem_rate: float = 0.055
+    problem_rate: float = 0.06
     en_share: float = 0.15
     vip_share: float = 0.08
     billing_share: float = 0.45

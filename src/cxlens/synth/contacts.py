@@ -15,8 +15,6 @@ from cxlens.synth import people as pp
 from cxlens.synth import text as tx
 from cxlens.synth import vocab
 from cxlens.synth.centre import INTERVAL_S, PATIENCE_MEAN_S, Agent
-from cxlens.synth.people import DAY, Person, scramble
-
 from cxlens.synth.journeys import (
     CHANNEL_LOGIT,
     MOOD_BASE,
@@ -27,6 +25,7 @@ from cxlens.synth.journeys import (
     _sigmoid,
     route_queue,
 )
+from cxlens.synth.people import DAY, Person, scramble
 
 if TYPE_CHECKING:
     from cxlens.synth.journeys import ChunkSim, Problem
@@ -278,12 +277,10 @@ def assisted_contact(sim: ChunkSim, prob: Problem, channel: str, attempt: int, t
     sim.b["interactions"].add(**row)
     sim.record("interactions", source, sid, p)
     base_ts = t if channel in ("email", "social") else answered
+    messages, truth_messages = sim.b["messages"].tuples, sim.b["truth:messages"].tuples
     for seq, (speaker, words, offset, sentiment) in enumerate(conv.turns):
-        msid = f"{sid}:{seq}"
-        sim.b["messages"].add(interaction_id=iid, source=source, source_id=msid, seq=seq,
-                              speaker=speaker, ts=base_ts + offset, text=words)
-        sim.b["truth:messages"].add(interaction_id=iid, seq=seq, speaker=speaker,
-                                    sentiment=sentiment)
+        messages.append((iid, source, f"{sid}:{seq}", seq, speaker, base_ts + offset, words))
+        truth_messages.append((iid, seq, speaker, sentiment))
     csat = _true_csat(sim, agent, resolved, attempt, wait if channel == "phone" else 0.0,
                       transfers, s1)
     _truth_interaction(sim, iid, prob, attempt, channel, resolved, mood, s0, s1, csat, agent,

@@ -20,9 +20,8 @@ import numpy as np
 
 from cxlens.schema import REASONS
 from cxlens.synth import people as pp
-from cxlens.synth import text as tx
 from cxlens.synth import vocab
-from cxlens.synth.centre import INTERVAL_S, INTERVALS, PATIENCE_MEAN_S, REASON_WEIGHTS, Centre
+from cxlens.synth.centre import INTERVAL_S, INTERVALS, REASON_WEIGHTS, Centre
 from cxlens.synth.people import DAY, Person
 from cxlens.synth.rows import Rows
 
@@ -85,6 +84,7 @@ class ChunkSim:
         self.horizon = self.config.days * DAY
         self.seq: dict[str, int] = {}
         self.documents: dict[int, tuple[str, str]] = {}
+        self.records = buffers["truth:records"].tuples
         self.cdf = centre.interval_cdf()
         self.incident_of = {(inc.first_day + k, inc.reason): inc.kind
                             for inc in centre.incidents for k in range(len(inc.multipliers))}
@@ -96,8 +96,7 @@ class ChunkSim:
         return f"{prefix}{self.chunk:05d}{n:07d}"
 
     def record(self, table: str, source: str, source_id: str, person: Person) -> None:
-        self.b["truth:records"].add(record_table=table, source=source, source_id=source_id,
-                                    person_id=person.person_id)
+        self.records.append((table, source, source_id, person.person_id))
 
     # -- problems -----------------------------------------------------------------------------
     def problems(self, persons: list[Person]) -> dict[int, list[Problem]]:
@@ -236,8 +235,12 @@ class ChunkSim:
         w_chat = 0.33 + (0.15 if p.age < 35 else 0.0)
         w_email = (0.12 + (0.2 if p.language == "en" else 0.0)) if p.email else 0.0
         w_social = 0.09 if (p.weibo or p.wechat) and p.language == "zh" else 0.0
-        return rng.choices(("phone", "chat", "email", "social"),
-                           weights=(w_phone, w_chat, w_email, w_social), k=1)[0]
+        u = rng.random() * (w_phone + w_chat + w_email + w_social)
+        if u < w_phone:
+            return "phone"
+        if u < w_phone + w_chat:
+            return "chat"
+        return "email" if u < w_phone + w_chat + w_email else "social"
 
     # -- web ----------------------------------------------------------------------------------
     def web_session(self, p: Person, t: float, pages: tuple[str, ...], reason: str | None) -> float:
@@ -248,6 +251,7 @@ class ChunkSim:
         device = f"anon-{session}" if anonymous_device else rng.choice(p.devices)
         account = pp.write_account(rng, p.account) if rng.random() < 0.5 else None
         n = rng.randint(2, 7)
+        events, records, pid = self.b["web_events"].tuples, self.records, p.person_id
         for k in range(n):
             page = rng.choice(pages) if reason else rng.choice(vocab.BROWSE_PAGES)
             event = "page_view" if k else "landing"
@@ -255,10 +259,9 @@ class ChunkSim:
                 event = "login"
             dwell = rng.expovariate(1 / 40) + 3
             sid = f"{session}-{k}"
-            self.b["web_events"].add(source="web", source_id=sid, session_id=session, ts=t,
-                                     page=page, event_type=event, dwell_s=round(dwell, 1),
-                                     device=device, account=account if k >= 1 else None)
-            self.record("web_events", "web", sid, p)
+            events.append(("web", sid, session, t, page, event, round(dwell, 1), device,
+                           account if k >= 1 else None))
+            records.append(("web_events", "web", sid, pid))
             t += dwell
         return t + 60
 

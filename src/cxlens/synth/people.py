@@ -108,7 +108,9 @@ def make_people(config: SynthConfig, chunk: int, rng: random.Random) -> list[Per
         mobile = rng.choice(vocab.MOBILE_PREFIXES) + f"{scramble(idx, 10**8, seed * 16 + 1):08d}"
         email = _email(rng, idx, seed, lang, name)
         wechat_p = 0.75 if lang == "zh" else 0.2
-        wechat = f"wxid_{base36(scramble(idx, 36**9, seed * 16 + 4), 9)}" if rng.random() < wechat_p else None
+        wechat = None
+        if rng.random() < wechat_p:
+            wechat = f"wxid_{base36(scramble(idx, 36**9, seed * 16 + 4), 9)}"
         weibo = None
         if lang == "zh" and rng.random() < 0.3:
             weibo = "@" + rng.choice(vocab.PINYIN_SYLLABLES) + rng.choice(

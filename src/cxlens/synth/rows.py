@@ -58,28 +58,35 @@ def truth_schema(name: str) -> pa.Schema:
 class Rows:
     """Append-only column lists for one table; ``to_arrow`` casts to the table's schema."""
 
-    def __init__(self, table: str, base_us: int, truth: bool = False) -> None:
+    def __init__(self, table: str, base_us: int, truth: bool = False,
+                 fields: tuple[str, ...] | None = None) -> None:
         self.table = table
         self.truth = truth
         types = TRUTH_SCHEMAS[table] if truth else schema.CANONICAL[table]
         self.types = {k: ("timestamp" if v == schema.T else v) for k, v in types.items()}
         self.rows: list[dict[str, object]] = []
+        # tuple mode (high-volume tables): one tuple per row in ``fields`` order
+        self.fields = fields
+        self.tuples: list[tuple[object, ...]] = []
         self.base_us = base_us
 
     @property
     def n(self) -> int:
-        return len(self.rows)
+        return len(self.rows) + len(self.tuples)
 
     def add(self, **values: object) -> None:
         self.rows.append(values)
 
     def to_arrow(self) -> pa.Table:
-        # from_pylist is C++ and fills absent keys with nulls; times travel as float seconds
-        fields = [(k, pa.float64() if kind == "timestamp" else _ARROW.get(kind, pa.string()))
-                  for k, kind in self.types.items()]
-        table = pa.Table.from_pylist(self.rows, schema=pa.schema(fields))
-        for i, (key, kind) in enumerate(self.types.items()):
-            if kind == "timestamp":
+        if self.fields is not None:
+            table = self._from_tuples()
+        else:
+            # from_pylist is C++ and fills absent keys with nulls; times travel as float seconds
+            fields = [(k, pa.float64() if kind == "timestamp" else _ARROW.get(kind, pa.string()))
+                      for k, kind in self.types.items()]
+            table = pa.Table.from_pylist(self.rows, schema=pa.schema(fields))
+        for i, key in enumerate(table.column_names):
+            if self.types[key] == "timestamp":
                 table = table.set_column(i, key, self._times(table.column(i)))
         if self.truth:
             return table.cast(truth_schema(self.table))
@@ -89,7 +96,18 @@ class Rows:
                                      "interaction_id", ids)
         return schema.conform(self.table, table)
 
-    def _times(self, secs: pa.ChunkedArray) -> pa.Array:
+    def _from_tuples(self) -> pa.Table:
+        assert self.fields is not None
+        columns = list(zip(*self.tuples, strict=True)) if self.tuples else [
+            () for _ in self.fields]
+        arrays = []
+        for name, values in zip(self.fields, columns, strict=True):
+            kind = self.types[name]
+            arrays.append(pa.array(values, type=pa.float64() if kind == "timestamp"
+                                   else _ARROW.get(kind, pa.string())))
+        return pa.Table.from_arrays(arrays, names=list(self.fields))
+
+    def _times(self, secs: pa.ChunkedArray | pa.Array) -> pa.Array:
         values = secs.to_numpy(zero_copy_only=False)
         mask = np.isnan(values)
         micros = np.where(mask, 0, np.round(values * 1e6)).astype(np.int64) + self.base_us

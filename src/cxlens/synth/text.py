@@ -90,7 +90,11 @@ def conversation(
               "days": days_waiting, "agent": agent_name, "name": customer.name}
     conv = Conversation(violations=list(violations))
     broke = set(violations)
-    pick = rng.choice
+    rnd = rng.random
+
+    def pick(options: tuple[str, ...] | list[str]) -> str:  # faster than Random.choice
+        return options[int(rnd() * len(options))]
+
     statement = pick(tp.REASON_OPEN[lang][reason])
     if order is None and "{order}" in statement:  # no order to quote: take a phrase without one
         options = [s for s in tp.REASON_OPEN[lang][reason] if "{order}" not in s]
@@ -125,7 +129,7 @@ def conversation(
         turns.append(("customer", body, sentiment_start))
         reply = []
         if "greeting" not in broke and channel == "email":
-            reply.append(("您好，" if lang == "zh" else "Dear customer, "))
+            reply.append("您好，" if lang == "zh" else "Dear customer, ")
         if sentiment_start < 0 and "empathy" not in broke:
             reply.append(pick(tp.EMPATHY[lang]))
         if "forbidden_phrase" in broke:

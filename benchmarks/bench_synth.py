@@ -1,0 +1,158 @@
+"""Synth benchmark: throughput and peak memory of ``cxlens.synth`` vs Faker (the peer).
+
+    .venv/bin/python -m benchmarks.bench_synth [--size 10000000] [--workers N] [--no-demo]
+
+1. **Stream**: ``synth.iter_batches`` for about ``--size`` interactions (customers are derived
+   from the measured ≈ 10 interactions per customer per 90 days), batches discarded. Reports
+   interactions/s, all rows/s (every canonical + truth table) and peak RSS of the process and
+   its worker processes (``ru_maxrss``), run in a subprocess so the figure is its own.
+2. **Peer**: Faker (``zh_CN``) writing flat contact rows (name, phone, e-mail, timestamp,
+   a sentence of text) — what a generic fake-data tool gives, without journeys, queues,
+   identifiers that link, or truth. Ratio = synth interactions/s ÷ Faker rows/s.
+3. **Demo**: ``synth.generate`` at the default demo size (20k customers, 90 days) into a fresh
+   DuckDB workspace (the `cxlens demo` synth step), wall time.
+
+Results: ``benchmarks/results/synth.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+WORK = ROOT / "work"
+RESULTS = ROOT / "results" / "synth.json"
+INTERACTIONS_PER_CUSTOMER_90D = 10.0
+
+
+def stream(size: int, workers: int, seed: int = 7) -> dict[str, float]:
+    """Generate about ``size`` interactions with iter_batches and discard them."""
+    from cxlens import synth
+
+    customers = max(1, math.ceil(size / INTERACTIONS_PER_CUSTOMER_90D))
+    config = synth.SynthConfig.checked(customers=customers, days=90, seed=seed)
+    rows: dict[str, int] = {}
+    started = time.perf_counter()
+    cpu = time.process_time()
+    last = started
+    for name, table in synth.iter_batches(config, workers):
+        rows[name] = rows.get(name, 0) + table.num_rows
+        now = time.perf_counter()
+        if now - last > 30:
+            print(f"  {rows.get('interactions', 0):,} interactions, {now - started:.0f} s",
+                  file=sys.stderr, flush=True)
+            last = now
+    wall = time.perf_counter() - started
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {
+        "customers": customers, "workers": workers, "seconds": round(wall, 1),
+        "cpu_seconds_main": round(time.process_time() - cpu, 1),
+        "interactions": rows.get("interactions", 0), "messages": rows.get("messages", 0),
+        "all_rows": sum(rows.values()),
+        "interactions_per_s": round(rows.get("interactions", 0) / wall),
+        "rows_per_s": round(sum(rows.values()) / wall),
+        "peak_rss_mb": round(own), "peak_rss_worker_mb": round(children),
+    }
+
+
+def faker_peer(n: int = 20_000, seed: int = 7) -> dict[str, float]:
+    """Faker zh_CN flat contact rows per second (single process)."""
+    from faker import Faker
+
+    fake = Faker("zh_CN")
+    Faker.seed(seed)
+    started = time.perf_counter()
+    out = []
+    for _ in range(n):
+        out.append((fake.name(), fake.phone_number(), fake.email(),
+                    fake.date_time_between("-90d"), fake.sentence(nb_words=12)))
+    wall = time.perf_counter() - started
+    return {"rows": n, "seconds": round(wall, 2), "rows_per_s": round(n / wall)}
+
+
+def demo(customers: int, workers: int | None) -> dict[str, float]:
+    import cxlens
+    from cxlens import synth
+    from cxlens.config import load_settings
+
+    path = WORK / "synth-demo-ws"
+    shutil.rmtree(path, ignore_errors=True)
+    ws = cxlens.init(path, load_settings(None, environ={}))
+    started = time.perf_counter()
+    try:
+        summary = synth.generate(ws, synth.SynthConfig.checked(customers=customers, days=90),
+                                 workers=workers)
+    finally:
+        ws.close()
+    wall = time.perf_counter() - started
+    shutil.rmtree(path, ignore_errors=True)
+    return {"customers": customers, "seconds": round(wall, 1),
+            "interactions": summary["rows"]["interactions"],
+            "messages": summary["rows"]["messages"],
+            "rows": sum(summary["rows"].values())}
+
+
+def _in_subprocess(args: list[str]) -> dict[str, float]:
+    """Run one measurement in a fresh interpreter so its peak RSS is its own."""
+    out = subprocess.run([sys.executable, "-m", "benchmarks.bench_synth", *args],
+                         check=True, capture_output=True, text=True, cwd=ROOT.parent)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=10_000_000, help="interactions to stream")
+    parser.add_argument("--workers", type=int, default=0, help="processes (0: CPUs, max 4)")
+    parser.add_argument("--demo-customers", type=int, default=20_000)
+    parser.add_argument("--no-demo", action="store_true", help="skip the warehouse run")
+    parser.add_argument("--data", type=Path, default=None, help="unused (synth needs no data)")
+    parser.add_argument("--part", choices=("stream", "demo"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    from cxlens.synth.build import default_workers
+
+    workers = args.workers or default_workers()
+    if args.part == "stream":
+        print(json.dumps(stream(args.size, workers)))
+        return
+    if args.part == "demo":
+        print(json.dumps(demo(args.demo_customers, workers)))
+        return
+    import os
+
+    result: dict[str, object] = {
+        "machine": {"cpus": os.cpu_count(), "load_avg_1m_at_start": os.getloadavg()[0]},
+    }
+    print(f"stream: ~{args.size:,} interactions, {workers} worker(s)...", file=sys.stderr)
+    result["stream"] = streamed = _in_subprocess(
+        ["--part", "stream", "--size", str(args.size), "--workers", str(workers)])
+    print(f"  {streamed}", file=sys.stderr)
+    result["peer_faker"] = peer = faker_peer()
+    print(f"faker: {peer}", file=sys.stderr)
+    per_worker = streamed["interactions_per_s"] / max(1, workers)
+    result["ratio_interactions_per_s_vs_faker_rows_per_s"] = round(
+        streamed["interactions_per_s"] / peer["rows_per_s"], 3)
+    result["ratio_per_process_vs_faker"] = round(per_worker / peer["rows_per_s"], 3)
+    if not args.no_demo:
+        print(f"demo: generate() {args.demo_customers:,} customers into DuckDB...",
+              file=sys.stderr)
+        result["demo_generate"] = _in_subprocess(
+            ["--part", "demo", "--demo-customers", str(args.demo_customers),
+             "--workers", str(workers)])
+        print(f"  {result['demo_generate']}", file=sys.stderr)
+    result["machine"]["load_avg_1m_at_end"] = os.getloadavg()[0]  # type: ignore[index]
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
