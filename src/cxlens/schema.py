@@ -7,15 +7,19 @@ Every source record is keyed by ``(source, source_id)``, unique within its table
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-import ibis
-import ibis.expr.datatypes as dt
 import pyarrow as pa
 
-S, I, F, B, T, D = "string", "int64", "float64", "boolean", "timestamp", "date"
+if TYPE_CHECKING:
+    import ibis
 
-_ARROW = {S: pa.string(), I: pa.int64(), F: pa.float64(), B: pa.bool_(), T: pa.timestamp("us"), D: pa.date32()}
+S, I, F, B, T, D = "string", "int64", "float64", "boolean", "timestamp", "date"  # noqa: E741
+
+_ARROW = {
+    S: pa.string(), I: pa.int64(), F: pa.float64(), B: pa.bool_(), T: pa.timestamp("us"),
+    D: pa.date32(),
+}
 
 # id_type vocabulary of the identifiers table
 ID_TYPES: Final = ("phone", "email", "account", "device", "social", "wechat", "order")
@@ -165,12 +169,15 @@ PERSONAL_TABLES: Final = (
 
 def ibis_schema(table: str) -> ibis.Schema:
     """The Ibis schema of a canonical or derived table."""
+    import ibis
+    import ibis.expr.datatypes as dt
+
     return ibis.schema({k: dt.dtype(v) for k, v in ALL_TABLES[table].items()})
 
 
 def arrow_schema(table: str) -> pa.Schema:
     """The Arrow schema of a table (timestamps in microseconds, naive UTC)."""
-    return ibis_schema(table).to_pyarrow()
+    return pa.schema([pa.field(k, _ARROW[v]) for k, v in ALL_TABLES[table].items()])
 
 
 def conform(table: str, data: pa.Table) -> pa.Table:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute in SparkStore
 import pyarrow.parquet as pq
 
 from cxlens import schema
@@ -91,6 +92,9 @@ class DuckDBStore:
 
     def list_tables(self) -> list[str]:
         return list(self.con.list_tables())
+
+    def count(self, name: str) -> int:
+        return int(self.raw.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])
 
     def table(self, name: str) -> ir.Table:
         return self.con.table(name)
@@ -169,7 +173,13 @@ class DuckDBStore:
 
 
 class SparkStore:
-    """Tables as Parquet batch folders under ``<workspace>/spark/``, read through PySpark."""
+    """Tables as Parquet batch folders under ``<workspace>/spark/``, read through PySpark.
+
+    The manifest of a table lists its batches and their row counts, so counting is free and a
+    write becomes visible only when the manifest is replaced (``os.replace``, atomic). Key-based
+    deletes of the upsert path rewrite the affected table with pyarrow (the batches are plain
+    Parquet files in the workspace); transforms (``replace_expr``/``append_expr``) run in Spark.
+    """
 
     supports_transactions = False
     name = "pyspark"
@@ -192,7 +202,9 @@ class SparkStore:
             raise NotFoundError(f"table {name!r} does not exist")
         return json.loads(path.read_text())
 
-    def _write_manifest(self, name: str, batches: list[str], arrow_schema: pa.Schema) -> None:
+    def _write_manifest(
+        self, name: str, batches: list[dict[str, Any]], arrow_schema: pa.Schema
+    ) -> None:
         folder = self.root / name
         folder.mkdir(parents=True, exist_ok=True)
         doc = {"batches": batches, "schema": arrow_schema.serialize().to_pybytes().hex()}
@@ -200,29 +212,44 @@ class SparkStore:
         with os.fdopen(fd, "w") as handle:
             json.dump(doc, handle)
         os.replace(tmp, folder / "_manifest.json")  # the atomic step
-        old = {p.name for p in folder.iterdir() if p.is_dir()} - set(batches)
-        for stale in old:
-            shutil.rmtree(folder / stale, ignore_errors=True)
+        live = {b["name"] for b in batches}
+        for stale in [p for p in folder.iterdir() if p.is_dir() and p.name not in live]:
+            shutil.rmtree(stale, ignore_errors=True)
         self._register(name)
 
     def _register(self, name: str) -> None:
         doc = self._manifest(name)
         arrow_schema = pa.ipc.read_schema(pa.py_buffer(bytes.fromhex(doc["schema"])))
         self._schemas[name] = arrow_schema
-        paths = [str(self.root / name / b) for b in doc["batches"]]
+        ddl = _spark_ddl(arrow_schema)
+        paths = [str(self.root / name / b["name"]) for b in doc["batches"]]
+        # An explicit schema spares Spark a footer-inference job per table and read.
         if paths:
-            frame = self.session.read.parquet(*paths)
+            frame = self.session.read.schema(ddl).parquet(*paths)
         else:
-            empty = pa.Table.from_batches([], schema=arrow_schema)
-            frame = self.session.createDataFrame(empty.to_pandas(), schema=_spark_ddl(arrow_schema))
+            frame = self.session.createDataFrame([], schema=ddl)
         frame.createOrReplaceTempView(name)
 
-    def _new_batch(self, name: str, data: pa.Table) -> str:
+    def _new_batch(self, name: str, data: pa.Table) -> dict[str, Any]:
         batch = f"batch-{uuid.uuid4().hex}"
         folder = self.root / name / batch
         folder.mkdir(parents=True)
         pq.write_table(data, folder / "part-0.parquet", coerce_timestamps="us")
-        return batch
+        return {"name": batch, "rows": data.num_rows}
+
+    def _read_arrow(self, name: str) -> pa.Table:
+        doc = self._manifest(name)
+        files = [f for b in doc["batches"] for f in sorted((self.root / name / b["name"]).glob("*.parquet"))]
+        if not files:
+            return self._schemas[name].empty_table()
+        return pa.concat_tables([pq.read_table(f).cast(self._schemas[name]) for f in files])
+
+    def _write_frame(self, name: str, frame: Any, replace: bool) -> None:
+        batch = f"batch-{uuid.uuid4().hex}"
+        frame.write.parquet(str(self.root / name / batch))
+        rows = sum(pq.read_metadata(f).num_rows for f in (self.root / name / batch).glob("*.parquet"))
+        batches = [] if replace else self._manifest(name)["batches"]
+        self._write_manifest(name, [*batches, {"name": batch, "rows": rows}], self._schemas[name])
 
     # -- store interface --------------------------------------------------------------------
     def list_tables(self) -> list[str]:
@@ -233,13 +260,14 @@ class SparkStore:
             raise NotFoundError(f"table {name!r} does not exist")
         return self.con.table(name)
 
+    def count(self, name: str) -> int:
+        return sum(int(b["rows"]) for b in self._manifest(name)["batches"])
+
     def create(self, name: str, arrow_schema: pa.Schema) -> None:
         self._write_manifest(name, [], arrow_schema)
 
     def add_column(self, name: str, column: str, dtype: str) -> None:
-        # Parquet batches without the column read it as null; widening the schema suffices,
-        # but the batches must be rewritten so every file agrees with the manifest.
-        current = self.table(name).to_pyarrow()
+        current = self._read_arrow(name)
         target = self._schemas[name].append(pa.field(column, schema._ARROW[dtype]))
         data = current.append_column(column, pa.nulls(current.num_rows, schema._ARROW[dtype]))
         self._write_manifest(name, [self._new_batch(name, data.cast(target))], target)
@@ -257,27 +285,27 @@ class SparkStore:
         )
 
     def delete_keys(self, name: str, keys: pa.Table) -> None:
-        if keys.num_rows == 0:
+        if keys.num_rows == 0 or self.count(name) == 0:
             return
-        import ibis
-
-        current = self.table(name)
-        key_table = ibis.memtable(keys)
-        kept = current.anti_join(key_table, [current[c] == key_table[c] for c in keys.column_names])
-        self.replace_arrow(name, kept.to_pyarrow())
+        current = self._read_arrow(name)
+        marked = keys.append_column("_cx_hit", pa.array([True] * keys.num_rows))
+        joined = current.join(marked, keys=keys.column_names, join_type="left outer")
+        kept = joined.filter(pa.compute.is_null(joined.column("_cx_hit"))).drop(["_cx_hit"])
+        if kept.num_rows != current.num_rows:
+            self.replace_arrow(name, kept.select(self._schemas[name].names))
 
     def replace_expr(self, name: str, expr: ir.Table) -> None:
-        self.replace_arrow(name, expr.to_pyarrow())
+        self._write_frame(name, self.session.sql(str(self.con.compile(expr))), replace=True)
 
     def replace_arrow(self, name: str, data: pa.Table) -> None:
         data = data.cast(self._schemas[name])
         self._write_manifest(name, [self._new_batch(name, data)], self._schemas[name])
 
     def append_expr(self, name: str, expr: ir.Table) -> None:
-        self.append(name, expr.to_pyarrow())
+        self._write_frame(name, self.session.sql(str(self.con.compile(expr))), replace=False)
 
     def export_parquet(self, name: str, path: Path) -> None:
-        pq.write_table(self.table(name).to_pyarrow(), path)
+        pq.write_table(self._read_arrow(name), path)
 
     def close(self) -> None:
         """Spark sessions are shared per process; nothing to release per warehouse."""
@@ -293,7 +321,7 @@ def _spark_session(master: str, root: Path) -> Any:
             "the pyspark backend needs PySpark", "pip install 'cxlens[spark]'"
         ) from exc
     scratch = tempfile.mkdtemp(prefix="cxlens-spark-")
-    return (
+    session = (
         SparkSession.builder.master(master)
         .appName("cxlens")
         .config("spark.ui.enabled", "false")
@@ -303,8 +331,11 @@ def _spark_session(master: str, root: Path) -> Any:
         .config("spark.sql.parquet.inferTimestampNTZ.enabled", "true")
         .config("spark.sql.timestampType", "TIMESTAMP_NTZ")
         .config("spark.driver.memory", "2g")
+        .config("spark.ui.showConsoleProgress", "false")
         .getOrCreate()
     )
+    session.sparkContext.setLogLevel("ERROR")
+    return session
 
 
 def _spark_ddl(arrow_schema: pa.Schema) -> str:
@@ -396,7 +427,7 @@ class Warehouse:
 
     def counts(self) -> dict[str, int]:
         """Rows per table, every table of the warehouse (quarantine included)."""
-        return {name: int(self.store.table(name).count().execute()) for name in self.tables()}
+        return {name: self.store.count(name) for name in self.tables()}
 
     # -- writes -------------------------------------------------------------------------------
     def transaction(self) -> contextlib.AbstractContextManager[None]:

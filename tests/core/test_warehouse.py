@@ -1,0 +1,115 @@
+"""The warehouse contract on every engine: create, append, upsert, replace, export, atomicity."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import ibis
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from cxlens import schema
+from cxlens.errors import NotFoundError, WarehouseError
+from cxlens.load import store_records
+from cxlens.warehouse import Warehouse
+
+
+def _parties(ids: list[str], names: list[str]) -> pa.Table:
+    return pa.table({
+        "source": ["crm"] * len(ids), "source_id": ids, "name": names,
+        "phone": ["138-0013-8000"] * len(ids), "created_at": [datetime(2026, 1, 1, 8)] * len(ids),
+    })
+
+
+def test_every_canonical_table_exists(workspace):
+    assert set(schema.ALL_TABLES) <= set(workspace.warehouse.tables())
+    assert set(workspace.warehouse.table("interactions").columns) == set(
+        schema.ALL_TABLES["interactions"])
+
+
+def test_upsert_is_idempotent_and_replaces_by_key(workspace):
+    wh = workspace.warehouse
+    store_records(workspace, "parties", _parties(["1", "2"], ["张三", "李四"]), ingest_id="a")
+    store_records(workspace, "parties", _parties(["1", "2"], ["张三", "李四"]), ingest_id="a")
+    assert wh.counts()["parties"] == 2
+    assert wh.counts()["identifiers"] == 2
+    store_records(workspace, "parties", _parties(["2", "3"], ["李四四", "王五"]), ingest_id="b")
+    rows = wh.table("parties").order_by("source_id").to_pyarrow().to_pylist()
+    assert [r["name"] for r in rows] == ["张三", "李四四", "王五"]
+    ids = wh.table("identifiers").to_pyarrow()
+    assert sorted(ids.column("source_id").to_pylist()) == ["1", "2", "3"]
+    assert set(ids.column("id_value").to_pylist()) == {"+8613800138000"}
+
+
+def test_replace_with_an_ibis_expression(workspace):
+    wh = workspace.warehouse
+    store_records(workspace, "parties", _parties(["1", "2", "3"], ["a", "b", "c"]), ingest_id="x")
+    parties = wh.table("parties")
+    expr = parties.select(
+        record_table=parties.source.substitute({"crm": "parties"}), source=parties.source,
+        source_id=parties.source_id, customer_key=ibis.literal("c") + parties.source_id, method=ibis.literal("test"),
+    )
+    assert wh.replace("identity_map", expr) == 3
+    assert wh.replace("identity_map", expr) == 3
+    keys = wh.table("identity_map").to_pyarrow().column("customer_key").to_pylist()
+    assert sorted(keys) == ["c1", "c2", "c3"]
+
+
+def test_timestamps_and_aggregates_read_back(workspace):
+    wh = workspace.warehouse
+    rows = pa.table({
+        "source": ["pbx"] * 3, "source_id": ["a", "b", "c"], "channel": ["phone"] * 3,
+        "started_at": [datetime(2026, 10, 1, 1, 30), datetime(2026, 10, 1, 2), None],
+        "talk_s": [60.0, 120.5, None], "abandoned": [False, True, None],
+    })
+    store_records(workspace, "interactions", rows, ingest_id="t")
+    table = wh.table("interactions")
+    assert table.talk_s.sum().execute() == pytest.approx(180.5)
+    assert table.started_at.max().execute().to_pydatetime() == datetime(2026, 10, 1, 2)
+    assert table.interaction_id.to_pyarrow().to_pylist() is not None
+    assert sorted(table.interaction_id.to_pyarrow().to_pylist()) == ["pbx:a", "pbx:b", "pbx:c"]
+
+
+def test_export_parquet(workspace, tmp_path):
+    store_records(workspace, "parties", _parties(["1", "2"], ["a", "b"]), ingest_id="x")
+    out = workspace.warehouse.export_parquet("parties", tmp_path / "out" / "parties.parquet")
+    assert pq.read_table(out).num_rows == 2
+
+
+def test_unknown_table_is_a_clear_error(workspace):
+    with pytest.raises(NotFoundError, match="no table 'nope'"):
+        workspace.warehouse.table("nope")
+
+
+def test_failed_store_leaves_nothing_behind(make_workspace, monkeypatch):
+    ws = make_workspace("duckdb")
+    wh = ws.warehouse
+    store_records(ws, "parties", _parties(["1"], ["a"]), ingest_id="x")
+    before = wh.counts()
+    real_append = wh.store.append
+
+    def failing_append(name, data):
+        if name == "identifiers":
+            raise RuntimeError("disk full")
+        real_append(name, data)
+
+    monkeypatch.setattr(wh.store, "append", failing_append)
+    with pytest.raises(RuntimeError, match="disk full"):
+        store_records(ws, "parties", _parties(["2", "3"], ["b", "c"]), ingest_id="y")
+    monkeypatch.undo()
+    assert wh.counts() == before
+
+
+def test_migrate_adds_a_new_column(make_workspace, monkeypatch):
+    ws = make_workspace("duckdb")
+    monkeypatch.setitem(schema.CANONICAL["agents"], "shift", "string")
+    monkeypatch.setitem(schema.ALL_TABLES, "agents", schema.CANONICAL["agents"])
+    assert ws.warehouse.migrate(["agents"]) == ["agents.shift"]
+    assert "shift" in ws.warehouse.table("agents").columns
+
+
+@pytest.mark.parametrize("url", ["postgres://x", "duckdb://", "mysql"])
+def test_unknown_backend_url(tmp_path, url):
+    with pytest.raises(WarehouseError):
+        Warehouse(url, tmp_path)
