@@ -179,6 +179,14 @@ def _cell(value: Any, unit: str = "") -> str:
         return "✓" if value else "✗"
     if isinstance(value, int | float):
         return fmt_value(value, unit)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_cell(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        # e.g. QA's top failed rules: [{"rule": "empathy", "rate": 0.22, ...}] → "empathy 22.2%"
+        return "; ".join(
+            f"{v.get('rule')} {float(v['rate']) * 100:.1f}%" if isinstance(v, dict)
+            and "rule" in v and isinstance(v.get("rate"), int | float) else _cell(v)
+            for v in value[:8])
     text = str(value)
     if len(text) >= 19 and text[4] == "-" and text[10] == "T":
         return text[:16].replace("T", " ")

@@ -498,7 +498,7 @@ def workforce_view(ws: Workspace, f: Filters, lang: str) -> dict[str, Any]:
     for r in fva:
         if f.channel and r.get("channel") != f.channel:
             continue
-        slot = sums.setdefault(str(r["interval_start"])[:16], [None, None, None])
+        slot = sums.setdefault(str(r["interval_start"])[:16].replace("T", " "), [None, None, None])
         for i, col in enumerate(("actual", "forecast", "baseline")):
             if r.get(col) is not None:
                 slot[i] = (slot[i] or 0.0) + float(r[col])
@@ -512,7 +512,7 @@ def workforce_view(ws: Workspace, f: Filters, lang: str) -> dict[str, Any]:
     for r in plan:
         if f.channel and r.get("channel") != f.channel:
             continue
-        key = str(r.get("interval_start"))[:16]
+        key = str(r.get("interval_start"))[:16].replace("T", " ")
         staffing[key] = staffing.get(key, 0.0) + float(r.get("scheduled_agents") or 0)
     slots = sorted(staffing)
     staff_option = charts.line(slots, {"scheduled agents": [staffing[s] for s in slots]},
