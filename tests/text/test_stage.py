@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 
 import pyarrow as pa
+import pytest
 
 from cxlens.text import stage
 
@@ -45,7 +46,17 @@ def _seed(ws) -> None:
     ])
 
 
-def test_text_stage(workspace) -> None:
+def test_text_stage(make_workspace) -> None:
+    _check_stage(make_workspace("duckdb"))
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_text_stage_on_spark(make_workspace) -> None:
+    _check_stage(make_workspace("pyspark"))
+
+
+def _check_stage(workspace) -> None:
     _seed(workspace)
     summary = stage.run(workspace)
     assert summary["interactions"] == 3  # the phone call has no text
