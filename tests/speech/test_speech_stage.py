@@ -36,8 +36,9 @@ def _calls(ws, en_call, zh_call) -> None:
          "speaker": "agent", "ts": START, "text": "vendor transcript"}]))
 
 
-def test_transcribe_interactions(make_workspace, engine, en_call, zh_call) -> None:
-    ws = make_workspace(engine)
+def test_transcribe_interactions(make_workspace, en_call, zh_call) -> None:
+    # DuckDB here; the PySpark path of speech + qa runs once in tests/qa/test_qa_spark.py.
+    ws = make_workspace("duckdb")
     _calls(ws, en_call, zh_call)
     summary = transcribe_interactions(ws)
     assert summary["audio_calls"] == 3  # C1, C2, C3 (C4 has messages, C5 no audio)
