@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 
-def make_history(
+def generate_history(
     ws,
     days: int = 35,
     start: str = "2026-06-01",
@@ -65,6 +65,12 @@ def history_ws(tmp_path_factory):
 
     settings = load_settings(None, environ={})
     ws = cxlens.init(tmp_path_factory.mktemp("wfm") / "ws", settings)
-    make_history(ws)
+    generate_history(ws)
     yield ws
     ws.close()
+
+
+@pytest.fixture
+def make_history():
+    """The generator as a fixture: ``make_history(ws, days=..., ...)``."""
+    return generate_history
