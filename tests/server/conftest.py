@@ -57,11 +57,41 @@ def login(client: TestClient, username: str, password: str = PASSWORD) -> None:
 
 @pytest.fixture(scope="session")
 def demo_ws(tmp_path_factory) -> Path:
-    """A small synth workspace (800 customers, 30 days) run through every stage, built once."""
+    """800 customers × 30 days of synth data through every pipeline stage, built once
+    (``WEB_TEST_PREBUILT_WS=/path`` copies an already built workspace instead)."""
+    import os
+    import shutil
+
     from cxlens import demo
 
     path = tmp_path_factory.getbasetemp() / "web-demo-ws"
     if not (path / ".web-test-built").exists():
-        demo.build(path, customers=800, days=30, seed=11)
+        prebuilt = os.environ.get("WEB_TEST_PREBUILT_WS")
+        if prebuilt:
+            shutil.copytree(prebuilt, path)
+        else:
+            demo.build(path, customers=800, days=30, seed=11)
         (path / ".web-test-built").write_text("ok")
     return path
+
+
+@pytest.fixture(scope="session")
+def demo_key(demo_ws) -> str:
+    """An API key of the demo admin."""
+    import cxlens
+    from cxlens import users
+
+    ws = cxlens.open(demo_ws)
+    try:
+        return users.issue_key(ws, "demo")
+    finally:
+        ws.close()
+
+
+@pytest.fixture(scope="session")
+def demo_client(demo_ws, demo_key) -> Iterator[TestClient]:
+    from cxlens.server import create_app
+
+    app = create_app(demo_ws)
+    with TestClient(app, headers={"X-API-Key": demo_key}) as c:
+        yield c
