@@ -19,12 +19,13 @@ Guarantees (DESIGN principle 2):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +39,9 @@ from cxlens.errors import CxlensError, InputError
 from cxlens.workspace import Workspace
 
 WRITE_ROWS = 250_000
+# The whole file is one DuckDB transaction; capping DuckDB's memory makes it spill the
+# uncommitted rows to its temp folder instead of holding them, so RSS stays bounded.
+DUCKDB_MEMORY_LIMIT = "1GB"
 Progress = Callable[[int, int, int], None]  # (bytes done, bytes total, records read)
 
 
@@ -143,7 +147,7 @@ def ingest(
         if dry_run:
             _run(connector.read(path, options), result, None, progress, total, write_rows)
         else:
-            with ws.warehouse.transaction():
+            with _bounded_memory(ws), ws.warehouse.transaction():
                 primary = _run(connector.read(path, options), result, ws, progress, total,
                                write_rows)
                 _finish(ws, result, primary)
@@ -157,6 +161,21 @@ def ingest(
     if not result.message:
         result.message = _summary_line(result)
     return result
+
+
+@contextlib.contextmanager
+def _bounded_memory(ws: Workspace) -> Iterator[None]:
+    """Cap DuckDB's memory for the ingest (restored afterwards); other stores: nothing to do."""
+    raw = getattr(ws.warehouse.store, "raw", None)  # the DuckDB connection, when there is one
+    if raw is None or ws.warehouse.backend != "duckdb":
+        yield
+        return
+    before = raw.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    raw.execute("SET memory_limit = ?", [DUCKDB_MEMORY_LIMIT])
+    try:
+        yield
+    finally:
+        raw.execute("SET memory_limit = ?", [before])
 
 
 def _default_source(format: str, path: Path, mapping: Path | None) -> str:  # noqa: A002

@@ -94,3 +94,15 @@ def test_keep_last_keeps_the_last_occurrence():
 def test_to_utc_never_raises(texts):
     ts, bad = V.to_utc(pa.array(texts, pa.string()), "Asia/Shanghai")
     assert len(ts) == len(bad) == len(texts)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.from_regex(r"(\+86|0086|86)?[ -]?1[0-9]{2}[ -]?\d{4}[ -]?\d{3,5}", fullmatch=True)
+                | st.text(alphabet="0123456789+- ()", max_size=16), min_size=1, max_size=20))
+def test_phone_fast_path_agrees_with_phonenumbers(values):
+    from cxlens.clean import identifiers
+
+    fast = identifiers.phone_fast_path(pa.array(values, pa.string()), "CN").to_pylist()
+    for value, quick in zip(values, fast, strict=True):
+        if quick is not None:
+            assert quick == identifiers.normalize_phone(value, "CN")
