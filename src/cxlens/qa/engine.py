@@ -122,7 +122,7 @@ class Inspector:
             window = own[: rule.within_turns]
         elif rule.position == "end":
             window = own[-rule.within_turns:]
-        found = _first_match(rule, window, texts)
+        found = _first_match(rule, window, texts, rule.position, rule.within_chars)
         if found is None:
             where = {"start": f"the first {rule.within_turns} {rule.speaker} turns",
                      "end": f"the last {rule.within_turns} {rule.speaker} turns",
@@ -142,8 +142,7 @@ class Inspector:
 
     def _empathy(self, rule: Rule, agent: list[Turn], customer: list[Turn],
                  texts: dict[int, str], context: CallContext) -> RuleResult:
-        # Empathy answers how the customer came in: only their opening turns can trigger it.
-        trigger = self._negative_turn(customer[: rule.trigger_turns], texts)
+        trigger = self._negative_turn(_opening(customer, agent, rule.trigger_turns), texts)
         by_score = context.sentiment is not None and context.sentiment <= self.negative_sentiment
         if trigger is None and not by_score:
             return RuleResult(rule.id, True, False, rule.weight, rule.critical,
@@ -194,13 +193,22 @@ class Inspector:
         return RuleResult(rule.id, in_order, True, rule.weight, rule.critical, {"steps": steps})
 
 
-def _first_match(rule: Rule, turns: list[Turn], texts: dict[int, str]) -> Evidence | None:
+def _first_match(rule: Rule, turns: list[Turn], texts: dict[int, str], position: str = "any",
+                 within_chars: int | None = None) -> Evidence | None:
+    """First phrase match in ``turns``; with ``within_chars`` it must sit near the turn's start
+    (position ``start``) or end (``end``) — a greeting buried in the middle of a long e-mail
+    reply is not a greeting."""
     pattern = matcher(tuple(rule.phrases.all()))
     if pattern is None:
         return None
     for turn in turns:
-        hit = pattern.search(texts[turn.seq])
-        if hit:
+        text = texts[turn.seq]
+        for hit in pattern.finditer(text):
+            if within_chars is not None:
+                if position == "start" and hit.start() > within_chars:
+                    break
+                if position == "end" and len(text.rstrip()) - hit.end() > within_chars:
+                    continue
             return Evidence(turn.seq, hit.start(), hit.end(), hit.group(0))
     return None
 
@@ -209,3 +217,16 @@ def _evidence(found: Evidence, prefix: str = "") -> dict[str, Any]:
     key = (lambda k: f"{prefix}_{k}") if prefix else (lambda k: k)
     return {key("seq"): found.seq, key("start"): found.start, key("end"): found.end,
             key("text"): found.text}
+
+
+def _opening(customer: list[Turn], agent: list[Turn], agent_turns: int) -> list[Turn]:
+    """What the customer said as they came in: their turns before the agent's
+    ``agent_turns``-th turn. Empathy answers that, not a complaint about the outcome at the end.
+    Without speaker labels (mono transcripts) the first ``agent_turns + 1`` turns stand in."""
+    if all(t.speaker is None for t in customer):
+        return customer[: agent_turns + 1]
+    labelled = [t for t in agent if t.speaker == "agent"]
+    if len(labelled) < agent_turns:
+        return customer
+    limit = labelled[agent_turns - 1].seq
+    return [t for t in customer if t.seq < limit]
