@@ -61,6 +61,8 @@ def linked_contacts(
         wait_s=j.wait_s,
         kind=kind,
         customer_initiated=j.direction.isnull() | (j.direction == "inbound"),
+        # the KPI layer's "offered" (inbound, not a self-service leg), kept for scans
+        offered=(j.direction.isnull() | (j.direction == "inbound")) & ~self_service,
     ).filter(lambda t: t.started_at.notnull())
 
 
@@ -192,6 +194,8 @@ def attach_sessions(journey_touches: ir.Table, sessions: ir.Table, window_s: flo
         reason=s.reason,
         kind=ibis.literal("web_session"),
         customer_initiated=ibis.literal(False),
+        offered=ibis.literal(False),
+        resolved=ibis.null("boolean"),
         first_assisted=ibis.literal(False),
         repeat_any=ibis.literal(False),
         repeat_channel=ibis.literal(False),
@@ -202,7 +206,7 @@ def attach_sessions(journey_touches: ir.Table, sessions: ir.Table, window_s: flo
 TOUCH_COLUMNS = (
     "journey_id", "interaction_id", "customer_key", "channel", "started_at", "end_ts", "reason",
     "kind", "customer_initiated", "first_assisted", "repeat_any", "repeat_channel",
-    "followed_by_assisted",
+    "followed_by_assisted", "offered", "resolved",
 )
 
 
@@ -247,7 +251,7 @@ def touches(
 
 def summarise(touches: ir.Table, interactions: ir.Table) -> ir.Table:
     """One row per journey (the ``journeys`` table) from its touches and their interactions."""
-    i = interactions.select("interaction_id", "resolved", "transfers", "wait_s", "ended_at")
+    i = interactions.select("interaction_id", "transfers", "wait_s", "ended_at")
     t = touches.left_join(i, "interaction_id")
     t = t.mutate(end_ts=ibis.coalesce(t.ended_at, t.started_at))
     jw = ibis.window(group_by=t.journey_id, order_by=[t.seq])

@@ -143,11 +143,14 @@ def touches(
         jc = jc.filter(jc.started_at >= start)
     if end is not None:
         jc = jc.filter(jc.started_at < end)
-    c = contacts(ws, joins - {"customer", "tier", "segment"})
-    keep = ["interaction_id", "queue", "agent", "language", "offered", "resolved"]
-    if "team" in joins:
-        keep.append("team")
-    j = jc.left_join(c.select(*keep), "interaction_id")
+    j = jc
+    if joins & {"contact", "team"}:
+        # queue/agent/language/team live on the contact; the KPI inputs are on the touch
+        c = contacts(ws, joins - {"customer", "tier", "segment"})
+        keep = ["interaction_id", "queue", "agent", "language"]
+        if "team" in joins:
+            keep.append("team")
+        j = j.left_join(c.select(*keep), "interaction_id")
     j = j.mutate(
         ts=j.started_at, offered=j.offered.fill_null(False),
         first_assisted=j.first_assisted.fill_null(False),

@@ -255,8 +255,8 @@ def overview(ws: Workspace, start: DateLike = None, end: DateLike = None,
              filters: Filters = None) -> list[dict[str, Any]]:
     """Every KPI for the period and the equally long period before it (the dashboard tiles).
 
-    One aggregate query per fact table (contacts, surveys, touches) computes all its KPIs for
-    both periods. Each tile: ``kpi, label_en, label_zh, unit, value, previous, change,
+    One aggregate query per fact table (contacts, surveys, touches; KPIs needing an extra join
+    apart) computes all its KPIs for both periods. Each tile: ``kpi, label_en, label_zh, unit, value, previous, change,
     change_pct, numerator, denominator, status`` (``"ok"`` or ``"no data"``), ``higher_is_better``.
     """
     flt = _filters(filters)
@@ -270,11 +270,13 @@ def overview(ws: Workspace, start: DateLike = None, end: DateLike = None,
         length = (e - s).days + 1
         p_lo, _ = _utc_range(ws, s - timedelta(days=length), None)
         lo, hi = _utc_range(ws, s, e)
-        by_fact: dict[str, list[Kpi]] = {}
+        # KPIs that need an extra join (customers, sentiment) get their own query so the
+        # plain ones stay a single scan.
+        by_fact: dict[tuple[str, frozenset[str]], list[Kpi]] = {}
         for k in KPIS.values():
             if has_data(ws, k, cache):
-                by_fact.setdefault(k.fact, []).append(k)
-        for fact, kpis in by_fact.items():
+                by_fact.setdefault((k.fact, k.extra), []).append(k)
+        for (fact, _), kpis in by_fact.items():
             t = _fact(ws, fact, _joins(kpis, [], flt), p_lo, hi, flt)
             t = t.mutate(_current=t.ts >= ibis.literal(lo))
             aggs = {**_aggregates(t, kpis, ws), "_rows": t.count()}
@@ -345,7 +347,7 @@ def contacts(ws: Workspace, kpi: str, start: DateLike = None, end: DateLike = No
     if not has_data(ws, k):
         return pd.DataFrame(columns=["interaction_id", "started_at", "measure"])
     lo, hi = _utc_range(ws, s, e)
-    joins = _joins([k], [], flt) | {"customer"}
+    joins = _joins([k], [], flt) | {"customer", "contact"}
     t = _fact(ws, k.fact, joins, lo, hi, flt)
     m = ws.settings.metrics
     t = t.filter(k.population(t, m).fill_null(False))

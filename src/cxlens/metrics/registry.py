@@ -192,16 +192,17 @@ _LIST: tuple[Kpi, ...] = (
 
 KPIS: dict[str, Kpi] = {k.name: k for k in _LIST}
 
-# Dimension -> (label_en, label_zh, the fact joins it needs)
+# Dimension -> (label_en, label_zh, the fact joins it needs; "contact" = journey touches need
+# their interaction's columns)
 DIMENSIONS: dict[str, tuple[str, str, frozenset[str]]] = {
     "channel": ("Channel", "渠道", frozenset()),
-    "queue": ("Queue", "队列", frozenset()),
-    "agent": ("Agent", "坐席", frozenset()),
-    "team": ("Team", "班组", frozenset({"team"})),
+    "queue": ("Queue", "队列", frozenset({"contact"})),
+    "agent": ("Agent", "坐席", frozenset({"contact"})),
+    "team": ("Team", "班组", frozenset({"contact", "team"})),
     "reason": ("Contact reason", "来电原因", frozenset()),
     "tier": ("Customer tier", "客户等级", frozenset({"customer", "tier"})),
     "segment": ("Customer segment", "客户分群", frozenset({"customer", "segment"})),
-    "language": ("Language", "语言", frozenset()),
+    "language": ("Language", "语言", frozenset({"contact"})),
 }
 
 __all__ = ["DIMENSIONS", "GRAINS", "KPIS", "Kpi"]
