@@ -287,7 +287,9 @@ def summarise(touches: ir.Table, interactions: ir.Table) -> ir.Table:
     g = g.mutate(
         channel_path=g._path.sort().map(lambda s: s.substr(SEQ_WIDTH + 1)).join(" > "),
         channels=g._channels.unique().sort().join(","),
-        duration_h=(g.ended_at.epoch_seconds() - g.started_at.epoch_seconds()) / 3600.0,
+        # explicit doubles: Spark would otherwise type ``x / 3600.0`` as a DECIMAL
+        duration_h=(g.ended_at.epoch_seconds() - g.started_at.epoch_seconds()).cast("float64")
+        / 3600,
         resolved=g._resolved == 1,
         first_contact_resolved=g._fcr.fill_null(0) == 1,
     )
@@ -304,7 +306,7 @@ def effort_score(g: ir.Table) -> ir.FloatingValue:
         (g.contacts - 1).cast("float64")
         + 0.5 * g.transfers.cast("float64")
         + 0.5 * g._switches.cast("float64")
-        + g.wait_s / 600.0
-        + ibis.cases((g.resolved, 0.0), else_=2.0)
+        + g.wait_s.cast("float64") / 600
+        + ibis.cases((g.resolved, 0), else_=2).cast("float64")
     )
-    return ibis.greatest(ibis.least(raw, 10.0), 0.0).round(2)
+    return ibis.greatest(ibis.least(raw, 10.0), 0.0).cast("float64").round(2)

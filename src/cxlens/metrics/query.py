@@ -96,14 +96,17 @@ def _joins(kpis: Iterable[Kpi], dims: Iterable[str], filters: Iterable[str]) -> 
     return joins
 
 
-def _has_rows(ws: Workspace, table: str, cache: dict[str, bool]) -> bool:
+def _has_rows(ws: Workspace, table: str, cache: dict[str, Any]) -> bool:
     if table not in cache:
-        wh = ws.warehouse
-        cache[table] = table in wh.tables() and int(wh.table(table).count().execute()) > 0
-    return cache[table]
+        store = ws.warehouse.store
+        if "_tables" not in cache:
+            cache["_tables"] = set(store.list_tables())
+        cache[table] = table in cache["_tables"] and bool(
+            store.table(table).limit(1).count().execute())
+    return bool(cache[table])
 
 
-def has_data(ws: Workspace, kpi: Kpi, cache: dict[str, bool] | None = None) -> bool:
+def has_data(ws: Workspace, kpi: Kpi, cache: dict[str, Any] | None = None) -> bool:
     """Whether every table ``kpi`` needs holds rows (else the KPI is "no data", never 0)."""
     cache = {} if cache is None else cache
     return all(_has_rows(ws, t, cache) for t in kpi.needs)
@@ -264,7 +267,7 @@ def overview(ws: Workspace, start: DateLike = None, end: DateLike = None,
     if s is None or e is None:
         first, last = period_bounds(ws)
         s, e = s or first, e or last
-    cache: dict[str, bool] = {}
+    cache: dict[str, Any] = {}
     results: dict[str, tuple[Any, Any, Any, Any, bool]] = {}
     if s is not None and e is not None:
         length = (e - s).days + 1
