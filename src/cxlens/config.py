@@ -58,9 +58,9 @@ class LocaleSettings(_Section):
 class IdentitySettings(_Section):
     """Rules of the identifier graph (see docs/identity.md)."""
 
-    # a phone/e-mail found on party records of more than this many distinct people (accounts)
-    # is a household or switchboard value: it never merges records by itself
-    max_accounts_per_identifier: int = 2
+    # a phone/e-mail on records quoting more than this many distinct accounts is a household
+    # or switchboard value: it never merges records by itself
+    max_accounts_per_identifier: int = 1
     household_types: list[str] = Field(default_factory=lambda: ["phone", "email"])
     # a value on more records than this is junk (a default filled in by a form): ignored
     max_records_per_value: int = 20_000

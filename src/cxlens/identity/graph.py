@@ -104,8 +104,8 @@ def memberships(ids: ir.Table, nodes: ir.Table, rules: EdgeRules) -> ir.Table:
     ``ids`` is (a subset of) the identifiers table; every rule is a function of one value's
     rows, so a subset holding all rows of its values gives the same answer as the full table.
     Dropped: values of non-person tables (agents), blocked values and agents' numbers, values
-    on more than ``max_records`` records, and household values — phones/e-mails found on party
-    records of more than ``max_accounts`` distinct people (an account, else the record itself).
+    on more than ``max_records`` records, and household values — phones/e-mails on records
+    quoting more than ``max_accounts`` distinct accounts (a family landline, a shared mailbox).
     """
     import ibis
 
@@ -125,16 +125,13 @@ def memberships(ids: ir.Table, nodes: ir.Table, rules: EdgeRules) -> ir.Table:
     counts = rows.group_by("edge").aggregate(n_records=rows.node_id.nunique())
     common = counts.filter(counts.n_records > rules.max_records).select("edge")
 
-    # people behind the party records carrying a value: their account, else the record itself
-    parties = rows.filter(rows.record_table == "parties")
-    accounts = ids.filter((ids.record_table == "parties") & (ids.id_type == "account"))
-    account_of = accounts.group_by(["source", "source_id"]).aggregate(account=accounts.id_value.min())
-    typed = parties.filter(parties.kind.isin(list(rules.household_types)))
-    typed = typed.left_join(account_of, ["source", "source_id"])
-    person = ibis.coalesce(typed.account, ibis.literal("rec:").concat(typed.source, ":",
-                                                                       typed.source_id))
-    typed = typed.mutate(person=person)
-    people = typed.group_by("edge").aggregate(n_people=typed.person.nunique())
+    # people behind a phone/e-mail: the distinct accounts quoted on the records carrying it
+    # (records without an account say nothing either way)
+    accounts = ids.filter(ids.id_type == "account")
+    account_of = accounts.select("record_table", "source", "source_id", account=accounts.id_value)
+    typed = rows.filter(rows.kind.isin(list(rules.household_types)))
+    typed = typed.join(account_of, list(RECORD_KEY)).select("edge", "account")
+    people = typed.group_by("edge").aggregate(n_people=typed.account.nunique())
     household = people.filter(people.n_people > rules.max_accounts).select("edge")
 
     active = rows.anti_join(common, "edge").anti_join(household, "edge")
