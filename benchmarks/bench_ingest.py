@@ -24,6 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 WORK = ROOT / "work"
+FMT = "%Y-%m-%d %H:%M:%S"
 RESULTS = ROOT / "results" / "ingest.json"
 
 
@@ -52,10 +53,8 @@ def generate(path: Path, size: int, seed: int = 7) -> None:
             duration = ring + talk
             bad = rng.random(n) < 0.001
             duration = np.where(bad, -duration - 1, duration)
-            fmt = "%Y-%m-%d %H:%M:%S"
-
             def ts(seconds):
-                return pc.strftime(pa.array(seconds.astype("datetime64[s]")), format=fmt)
+                return pc.strftime(pa.array(seconds.astype("datetime64[s]")), format=FMT)
 
             answer = pc.if_else(pa.array(answered), ts(t0 + ring), "")
             uid = pc.binary_join_element_wise(

@@ -173,3 +173,48 @@ def test_ingest_on_pyspark_reconciles(make_workspace):
     assert (result.read, result.stored, result.quarantined) == (3, 1, 2)
     assert ws.warehouse.counts()["surveys"] == 1
     assert ws.warehouse.counts()["quarantine"] == 2
+
+
+def test_mapped_json_lines_with_nested_paths(make_workspace, tmp_path):
+    ws = make_workspace()
+    data = tmp_path / "orders.jsonl"
+    data.write_text(
+        '{"no": "O1", "at": "2024-03-01T09:00:00+08:00", "amt": 99.5, "buyer": {"mobile": "13800138000"}}\n'
+        '{"no": "O2", "at": 1709254800, "amt": "12", "buyer": {"mobile": null}, "extra": [1]}\n'
+        '{"no": "O3", "at": "2024-03-01 09:00:00", "amt": "twelve", "buyer": {}}\n'
+        'not json\n', encoding="utf-8")
+    mapping = tmp_path / "orders.yaml"
+    mapping.write_text("table: orders\nsource: shop\nid: 'no'\ncolumns:\n  ordered_at: at\n"
+                       "  amount: amt\n  phone: {column: buyer.mobile, optional: true}\n",
+                       encoding="utf-8")
+    result = ingest(ws, data, "mapped", mapping=mapping)
+    assert (result.read, result.stored, result.quarantined) == (4, 2, 2)
+    assert set(result.quarantine_reasons) == {"amount: not a number", "malformed record"}
+    orders = rows(ws, "orders")
+    assert orders["O1"]["phone"] == "+8613800138000" and orders["O1"]["amount"] == 99.5
+    assert str(orders["O1"]["ordered_at"]) == str(orders["O2"]["ordered_at"]) == \
+        "2024-03-01 01:00:00"
+    kinds = {(i["id_type"], i["id_value"]) for i in
+             ws.warehouse.table("identifiers").to_pyarrow().to_pylist()}
+    assert ("order", "O1") in kinds  # order numbers customers quote are identifiers
+
+
+def test_mapped_parquet_keeps_types(make_workspace, tmp_path):
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ws = make_workspace()
+    path = tmp_path / "web.parquet"
+    pq.write_table(pa.table({
+        "event": ["e1", "e2"], "sid": ["s", "s"],
+        "when": pa.array([dt.datetime(2024, 3, 1, 9), dt.datetime(2024, 3, 1, 10)],
+                         pa.timestamp("ms")),
+        "dwell": [3.5, -1.0], "url": ["/a", "/b"]}), path)
+    mapping = tmp_path / "web.yaml"
+    mapping.write_text("table: web_events\nsource: web\nid: event\ncolumns:\n  session_id: sid\n"
+                       "  ts: when\n  dwell_s: dwell\n  page: url\n", encoding="utf-8")
+    result = ingest(ws, path, "mapped", mapping=mapping)
+    assert (result.read, result.stored, result.quarantine_reasons) == (2, 1, {"negative dwell_s": 1})
+    assert str(rows(ws, "web_events")["e1"]["ts"]) == "2024-03-01 01:00:00"

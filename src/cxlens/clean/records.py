@@ -10,9 +10,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cxlens.clean import identifiers
+from cxlens.clean import identifiers, vocab
 from cxlens.clean import values as V
-from cxlens.clean import vocab
 from cxlens.clean.quarantine import Checks
 
 NAME_COLUMNS = ("name", "contact_name")

@@ -50,8 +50,7 @@ def ingest_cmd(
 
 def _with_progress(ws: Any, path: Path, format_: str, source: str | None, encoding: str | None,
                    mapping: Path | None, dry_run: bool) -> Any:
-    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
-                               TimeElapsedColumn)
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
     from cxlens.ingest import ingest
 

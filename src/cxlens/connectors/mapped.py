@@ -119,8 +119,10 @@ def load_mapping(path: Path) -> Mapping:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise InputError(f"mapping {path.name}: {where}: {first['msg']}",
-                         "see docs/connectors.md for the mapping format") from exc
+        hint = ("quote names YAML reads as booleans or numbers ('no', 'yes', 'on', '01')"
+                if isinstance(first.get("input"), bool | int | float)
+                else "see docs/connectors.md for the mapping format")
+        raise InputError(f"mapping {path.name}: {where}: {first['msg']}", hint) from exc
     known = schema.CANONICAL[mapping.table]
     unknown = [c for c in [*mapping.columns, *mapping.constants] if c not in known]
     if unknown:
