@@ -116,6 +116,12 @@ DERIVED: Final[dict[str, dict[str, str]]] = {
         "started_at": T, "reason": S, "kind": S, "first_assisted": B, "repeat_any": B, "repeat_channel": B,
         "followed_by_assisted": B, "offered": B, "resolved": B,
     },
+    # Daily KPI numerators/denominators per (local day, channel, queue, reason, language): what
+    # the dashboard overview reads instead of scanning interactions (see docs/kpis.md).
+    "kpi_rollup": {
+        "day": D, "channel": S, "queue": S, "reason": S, "language": S, "kpi": S,
+        "numerator": F, "denominator": F, "fingerprint": S, "built_at": T,
+    },
     "interaction_insights": {
         "interaction_id": S, "language": S, "sentiment": F, "sentiment_label": S,
         "sentiment_start": F, "sentiment_end": F, "intent": S, "intent_confidence": F,
