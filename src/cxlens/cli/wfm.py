@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -289,5 +288,3 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     app.command("forecast")(forecast_cmd)
     app.command("staff")(staff_cmd)
 
-
-__all__ = ["register", "Path"]

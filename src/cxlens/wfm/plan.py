@@ -109,7 +109,6 @@ def staffing_plan(
     >>> plan[plan.peak][["queue", "interval_start", "agents"]]        # doctest: +SKIP
     """
     import numpy as np
-    import pandas as pd
 
     from cxlens.wfm.erlang import staff_erlang_a, staff_erlang_c
 

@@ -201,7 +201,7 @@ def simulate_plan(
     import pandas as pd
 
     out = []
-    for i, ((q, ch), part) in enumerate(plan.groupby(["queue", "channel"], sort=True)):
+    for i, (_key, part) in enumerate(plan.groupby(["queue", "channel"], sort=True)):
         part = part.sort_values("interval_start")
         pat = patience_s
         if pat is None and "patience_s" in part and part["patience_s"].notna().any():
