@@ -23,8 +23,9 @@ def _say(say: Say, text: str) -> None:
         say(text)
 
 
-def build(workspace: Path | str, customers: int = 20_000, days: int = 90, seed: int = 7,
-          say: Say = None) -> dict[str, Any]:
+def build(
+    workspace: Path | str, customers: int = 20_000, days: int = 90, seed: int = 7, say: Say = None
+) -> dict[str, Any]:
     """Build (or refresh) a demo workspace; returns what is in it.
 
     >>> summary = build("demo-workspace", customers=2_000, days=30)   # doctest: +SKIP
@@ -49,7 +50,8 @@ def build(workspace: Path | str, customers: int = 20_000, days: int = 90, seed: 
         else:
             _say(say, f"reusing {interactions:,} interactions already in {path}")
         summary["stages"] = pipeline.run(
-            ws, progress=lambda name, what: _say(say, f"stage {name}: {what}..."))
+            ws, progress=lambda name, what: _say(say, f"stage {name}: {what}...")
+        )
         if users.get_user(ws, DEMO_USER[0]) is None:
             users.add_user(ws, DEMO_USER[0], "admin", DEMO_USER[1], check_policy=False)
         summary["login"] = {"username": DEMO_USER[0], "password": DEMO_USER[1]}
@@ -63,7 +65,7 @@ def build(workspace: Path | str, customers: int = 20_000, days: int = 90, seed: 
 
 def _kpis_and_report(ws: Workspace, say: Say) -> dict[str, Any]:
     from cxlens import report
-    from cxlens.server import data
+    from cxlens.server import data, views
     from cxlens.server.filters import Filters
 
     out: dict[str, Any] = {"period": None, "kpis": [], "report": None}
@@ -75,9 +77,16 @@ def _kpis_and_report(ws: Workspace, say: Say) -> dict[str, Any]:
         from datetime import timedelta
 
         f = Filters(start=max(bounds[0], bounds[1] - timedelta(days=27)), end=bounds[1])
-        tiles = data.overview(ws, f, "en")["tiles"]
-        out["kpis"] = [{"kpi": t["kpi"], "label": t["label"], "value": t["display"],
-                        "change": t["change_display"]} for t in tiles]
+        tiles = views.overview(ws, f, "en")["tiles"]
+        out["kpis"] = [
+            {
+                "kpi": t["kpi"],
+                "label": t["label"],
+                "value": t["display"],
+                "change": t["change_display"],
+            }
+            for t in tiles
+        ]
         month = report.latest_full_month(bounds)
         target = ws.path / "reports" / f"report-{month}.html"
         try:
@@ -99,8 +108,9 @@ def print_summary(summary: dict[str, Any], console: Any) -> None:
     console.print(tables)
     stages = Table("stage", "status", "seconds", title="pipeline")
     for stage in summary.get("stages", []):
-        stages.add_row(stage.get("stage", ""), str(stage.get("status", "")),
-                       str(stage.get("seconds", "")))
+        stages.add_row(
+            stage.get("stage", ""), str(stage.get("status", "")), str(stage.get("seconds", ""))
+        )
     console.print(stages)
     if summary.get("kpis"):
         kpis = Table("KPI", "value", "vs previous", title="last 28 days")
@@ -117,8 +127,13 @@ def print_summary(summary: dict[str, Any], console: Any) -> None:
     console.print(f"built in {summary.get('seconds', '?')} s: {summary.get('workspace')}")
 
 
-def serve(workspace: Path | str, host: str | None = None, port: int | None = None,
-          say: Say = None, show_demo_login: bool = True) -> None:
+def serve(
+    workspace: Path | str,
+    host: str | None = None,
+    port: int | None = None,
+    say: Say = None,
+    show_demo_login: bool = True,
+) -> None:
     """Print the URL (and the demo log-in), then serve the UI until interrupted."""
     import uvicorn
 

@@ -68,7 +68,11 @@ def verify_password(password: str, stored: str | None) -> bool:
         _, n, r, p, salt, digest = stored.split("$")
         expected = base64.b64decode(digest)
         actual = hashlib.scrypt(
-            password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
+            password.encode(),
+            salt=base64.b64decode(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
             dklen=len(expected),
         )
     except ValueError:
@@ -108,8 +112,11 @@ def list_users(ws: Workspace) -> list[dict[str, Any]]:
     rows = users.order_by("username").to_pyarrow().to_pylist()
     return [
         {
-            "username": r["username"], "role": r["role"], "created_at": r["created_at"],
-            "disabled": bool(r["disabled"]), "has_password": bool(r["password_hash"]),
+            "username": r["username"],
+            "role": r["role"],
+            "created_at": r["created_at"],
+            "disabled": bool(r["disabled"]),
+            "has_password": bool(r["password_hash"]),
             "has_api_key": bool(r["api_key_hash"]),
         }
         for r in rows
@@ -136,21 +143,35 @@ def add_user(
     if password is not None and check_policy:
         minimum = ws.settings.security.min_password_length
         if len(password) < minimum:
-            raise InputError(f"password too short ({len(password)} characters)",
-                             f"use at least {minimum} characters")
+            raise InputError(
+                f"password too short ({len(password)} characters)",
+                f"use at least {minimum} characters",
+            )
     if password is None and not with_key:
-        raise InputError(f"user {username!r} needs a password or an API key",
-                         "pass a password, or create a key with `cxlens user key NAME`")
+        raise InputError(
+            f"user {username!r} needs a password or an API key",
+            "pass a password, or create a key with `cxlens user key NAME`",
+        )
     if not replace and get_user(ws, username) is not None:
-        raise InputError(f"user {username!r} already exists",
-                         f"`cxlens user key {username}` issues a new API key")
+        raise InputError(
+            f"user {username!r} already exists",
+            f"`cxlens user key {username}` issues a new API key",
+        )
     key = new_key() if with_key else None
-    ws.warehouse.upsert("users", [{
-        "username": username, "role": role,
-        "password_hash": hash_password(password) if password is not None else None,
-        "api_key_hash": hash_key(key) if key else None,
-        "created_at": datetime.now(UTC).replace(tzinfo=None), "disabled": False,
-    }], keys=("username",))
+    ws.warehouse.upsert(
+        "users",
+        [
+            {
+                "username": username,
+                "role": role,
+                "password_hash": hash_password(password) if password is not None else None,
+                "api_key_hash": hash_key(key) if key else None,
+                "created_at": datetime.now(UTC).replace(tzinfo=None),
+                "disabled": False,
+            }
+        ],
+        keys=("username",),
+    )
     return key
 
 

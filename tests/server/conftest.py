@@ -21,8 +21,9 @@ def user_ws(tmp_path_factory):
     ws = cxlens.init(tmp_path_factory.mktemp("web") / "ws", load_settings(None, environ={}))
     keys = {}
     for role in ("admin", "analyst", "agent", "service"):
-        keys[role] = users.add_user(ws, f"{role}1", role, None if role == "service" else PASSWORD,
-                                    with_key=True)
+        keys[role] = users.add_user(
+            ws, f"{role}1", role, None if role == "service" else PASSWORD, with_key=True
+        )
     path = ws.path
     ws.close()
     return path, keys
@@ -50,8 +51,9 @@ def keys(user_ws) -> dict[str, str]:
 
 
 def login(client: TestClient, username: str, password: str = PASSWORD) -> None:
-    r = client.post("/login", data={"username": username, "password": password},
-                    follow_redirects=False)
+    r = client.post(
+        "/login", data={"username": username, "password": password}, follow_redirects=False
+    )
     assert r.status_code == 303, r.text
 
 

@@ -45,8 +45,11 @@ def test_every_route_but_health_needs_a_credential(app, client):
 def test_browser_is_sent_to_login_and_back(client):
     r = client.get("/journeys?channel=chat", headers=HTML, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
-    r = client.post("/login", data={"username": "analyst1", "password": PASSWORD,
-                                    "next": "/journeys?channel=chat"}, follow_redirects=False)
+    r = client.post(
+        "/login",
+        data={"username": "analyst1", "password": PASSWORD, "next": "/journeys?channel=chat"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303 and r.headers["location"] == "/journeys?channel=chat"
     cookie = r.headers["set-cookie"]
     assert "HttpOnly" in cookie and "samesite=lax" in cookie.lower()
@@ -55,8 +58,7 @@ def test_browser_is_sent_to_login_and_back(client):
 
 def test_login_rejects_and_locks_out(client):
     for _ in range(5):
-        r = client.post("/login", data={"username": "analyst1", "password": "wrong"},
-                        headers=HTML)
+        r = client.post("/login", data={"username": "analyst1", "password": "wrong"}, headers=HTML)
         assert r.status_code == 401
     r = client.post("/login", data={"username": "analyst1", "password": PASSWORD}, headers=HTML)
     assert r.status_code == 429
@@ -64,8 +66,11 @@ def test_login_rejects_and_locks_out(client):
 
 
 def test_open_redirect_is_refused(client):
-    r = client.post("/login", data={"username": "admin1", "password": PASSWORD,
-                                    "next": "//evil.example/x"}, follow_redirects=False)
+    r = client.post(
+        "/login",
+        data={"username": "admin1", "password": PASSWORD, "next": "//evil.example/x"},
+        follow_redirects=False,
+    )
     assert r.headers["location"] == "/"
 
 
@@ -78,16 +83,19 @@ def test_api_keys_both_headers(client, keys):
     assert r.status_code == 401
 
 
-@pytest.mark.parametrize(("role", "path", "status"), [
-    ("agent", "/api/v1/overview", 403),
-    ("agent", "/api/v1/contacts?kpi=offered", 403),
-    ("agent", "/api/v1/contacts.csv?kpi=offered", 403),
-    ("service", "/api/v1/customers/123", 403),
-    ("service", "/api/v1/overview", 403),
-    ("analyst", "/api/v1/overview", 200),
-    ("agent", "/api/v1/whoami", 200),
-    ("service", "/docs", 200),
-])
+@pytest.mark.parametrize(
+    ("role", "path", "status"),
+    [
+        ("agent", "/api/v1/overview", 403),
+        ("agent", "/api/v1/contacts?kpi=offered", 403),
+        ("agent", "/api/v1/contacts.csv?kpi=offered", 403),
+        ("service", "/api/v1/customers/123", 403),
+        ("service", "/api/v1/overview", 403),
+        ("analyst", "/api/v1/overview", 200),
+        ("agent", "/api/v1/whoami", 200),
+        ("service", "/docs", 200),
+    ],
+)
 def test_roles(client, keys, role, path, status):
     r = client.get(path, headers={"X-API-Key": keys[role]})
     assert r.status_code == status, r.text
@@ -103,18 +111,21 @@ def test_agent_lands_on_customers(client):
     assert r.status_code == 403 and "cannot open this page" in r.text or "无权" in r.text
 
 
-@pytest.mark.parametrize(("path", "status", "text"), [
-    ("/api/v1/overview?start=2026-13-01", 400, "YYYY-MM-DD"),
-    ("/api/v1/overview?start=2026-10-05&end=2026-10-01", 400, "after it ends"),
-    ("/api/v1/overview?start=2020-01-01&end=2026-01-01", 400, "longer than"),
-    ("/api/v1/overview?channel=" + "x" * 200, 422, "invalid request"),
-    ("/api/v1/overview?channel=%3Cscript%3E", 400, "invalid channel"),
-    ("/api/v1/overview?lang=fr", 422, "invalid request"),
-    ("/api/v1/kpi/no_such_kpi", 404, "unknown KPI"),
-    ("/api/v1/contacts?kpi=offered&limit=0", 422, "limit"),
-    ("/api/v1/contacts", 422, "kpi"),
-    ("/api/v1/nope", 404, ""),
-])
+@pytest.mark.parametrize(
+    ("path", "status", "text"),
+    [
+        ("/api/v1/overview?start=2026-13-01", 400, "YYYY-MM-DD"),
+        ("/api/v1/overview?start=2026-10-05&end=2026-10-01", 400, "after it ends"),
+        ("/api/v1/overview?start=2020-01-01&end=2026-01-01", 400, "longer than"),
+        ("/api/v1/overview?channel=" + "x" * 200, 422, "invalid request"),
+        ("/api/v1/overview?channel=%3Cscript%3E", 400, "invalid channel"),
+        ("/api/v1/overview?lang=fr", 422, "invalid request"),
+        ("/api/v1/kpi/no_such_kpi", 404, "unknown KPI"),
+        ("/api/v1/contacts?kpi=offered&limit=0", 422, "limit"),
+        ("/api/v1/contacts", 422, "kpi"),
+        ("/api/v1/nope", 404, ""),
+    ],
+)
 def test_bad_requests_get_json_4xx(client, keys, path, status, text):
     r = client.get(path, headers={"X-API-Key": keys["admin"]})
     assert r.status_code == status, r.text
@@ -126,8 +137,11 @@ def test_bad_requests_get_json_4xx(client, keys, path, status, text):
 def test_bad_form_payload_is_422_not_500(client):
     r = client.post("/login", data={"username": "x" * 500, "password": "p"})
     assert r.status_code == 422 and "username" in r.json()["error"]
-    r = client.post("/login", content=b"\xff\xfe garbage",
-                    headers={"content-type": "application/x-www-form-urlencoded"})
+    r = client.post(
+        "/login",
+        content=b"\xff\xfe garbage",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert 400 <= r.status_code < 500
 
 

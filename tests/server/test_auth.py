@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from cxlens import users
 from cxlens.server import auth
 
@@ -10,8 +9,13 @@ KEY = b"k" * 32
 
 
 def _user(password: str = "pw-123456", role: str = "analyst", disabled: bool = False) -> dict:
-    return {"username": "li", "role": role, "password_hash": users.hash_password(password),
-            "api_key_hash": None, "disabled": disabled}
+    return {
+        "username": "li",
+        "role": role,
+        "password_hash": users.hash_password(password),
+        "api_key_hash": None,
+        "disabled": disabled,
+    }
 
 
 def test_session_round_trip_and_tampering():

@@ -17,12 +17,16 @@ def test_user_commands(make_workspace):
     ws = make_workspace("duckdb")
     path = str(ws.path)
     ws.close()
-    r = runner.invoke(app, ["user", "add", "li.na", "--role", "analyst", "--password-stdin",
-                            "--workspace", path], input="a long password\n")
+    r = runner.invoke(
+        app,
+        ["user", "add", "li.na", "--role", "analyst", "--password-stdin", "--workspace", path],
+        input="a long password\n",
+    )
     assert r.exit_code == 0, r.output
     assert "li.na (analyst) created" in r.output and "cxk_" not in r.output
-    r = runner.invoke(app, ["user", "add", "router", "--role", "service", "--workspace", path,
-                            "--json"])
+    r = runner.invoke(
+        app, ["user", "add", "router", "--role", "service", "--workspace", path, "--json"]
+    )
     assert r.exit_code == 0, r.output
     key = json.loads(r.output)["api_key"]
     assert key.startswith("cxk_")
@@ -36,19 +40,34 @@ def test_user_commands(make_workspace):
     assert r.exit_code == 0 and "disabled" in r.output
 
 
-@pytest.mark.parametrize(("args", "stdin", "error", "text"), [
-    (["user", "add", "x", "--role", "boss", "--password-stdin"], "long enough pw\n", InputError,
-     "unknown role"),
-    (["user", "add", "x", "--role", "admin", "--password-stdin"], "short\n", InputError,
-     "too short"),
-    (["user", "add", "x", "--role", "admin", "--password-stdin"], "", InputError,
-     "no password on stdin"),
-    (["user", "key", "ghost"], "", NotFoundError, "no user"),
-    (["report", "--period", "2026-13"], "", InputError, "YYYY-MM"),
-    (["report", "--period", "2026-10", "--out", "r.pdf"], "", InputError, "HTML"),
-    (["report", "--period", "2026-10"], "", InputError, "no contacts"),
-    (["report", "--period", "2026-10", "--lang", "fr"], "", InputError, "unknown language"),
-])
+@pytest.mark.parametrize(
+    ("args", "stdin", "error", "text"),
+    [
+        (
+            ["user", "add", "x", "--role", "boss", "--password-stdin"],
+            "long enough pw\n",
+            InputError,
+            "unknown role",
+        ),
+        (
+            ["user", "add", "x", "--role", "admin", "--password-stdin"],
+            "short\n",
+            InputError,
+            "too short",
+        ),
+        (
+            ["user", "add", "x", "--role", "admin", "--password-stdin"],
+            "",
+            InputError,
+            "no password on stdin",
+        ),
+        (["user", "key", "ghost"], "", NotFoundError, "no user"),
+        (["report", "--period", "2026-13"], "", InputError, "YYYY-MM"),
+        (["report", "--period", "2026-10", "--out", "r.pdf"], "", InputError, "HTML"),
+        (["report", "--period", "2026-10"], "", InputError, "no contacts"),
+        (["report", "--period", "2026-10", "--lang", "fr"], "", InputError, "unknown language"),
+    ],
+)
 def test_bad_input_is_a_cxlens_error(make_workspace, args, stdin, error, text, tmp_path):
     ws = make_workspace("duckdb")
     path = str(ws.path)

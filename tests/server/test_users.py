@@ -52,8 +52,15 @@ def test_keys_are_stored_hashed_and_rotate(make_workspace):
     with pytest.raises(NotFoundError):
         users.issue_key(ws, "ghost")
     listed = users.list_users(ws)
-    assert listed == [{**listed[0], "username": "bot", "disabled": True, "has_api_key": True,
-                       "has_password": False}]
+    assert listed == [
+        {
+            **listed[0],
+            "username": "bot",
+            "disabled": True,
+            "has_api_key": True,
+            "has_password": False,
+        }
+    ]
     assert "api_key_hash" not in listed[0]
 
 

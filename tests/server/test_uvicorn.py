@@ -23,8 +23,9 @@ def test_real_server(user_ws, keys):
 
     path, _ = user_ws
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(path), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(path), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
@@ -41,8 +42,12 @@ def test_real_server(user_ws, keys):
             r = browser.post("/login", data={"username": "analyst1", "password": PASSWORD})
             assert r.status_code == 303
             r = browser.get("/api/v1/whoami")
-            assert r.json() == {"username": "analyst1", "role": "analyst", "via": "session",
-                                "permissions": ["aggregates", "contacts", "export", "profile"]}
+            assert r.json() == {
+                "username": "analyst1",
+                "role": "analyst",
+                "via": "session",
+                "permissions": ["aggregates", "contacts", "export", "profile"],
+            }
             r = browser.get("/journeys", headers={"accept": "text/html"})
             assert r.status_code == 200 and "<html" in r.text
             r = browser.post("/logout")

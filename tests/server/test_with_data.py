@@ -55,16 +55,20 @@ def test_report_has_the_same_numbers_as_the_ui(demo_client, demo_ws, tmp_path):
         doc = report.collect(ws, month)
     html = out.read_text(encoding="utf-8")
     assert summary["charts"] >= 6 and summary["kpis"] >= 10
-    assert "<script src=" not in html and "echarts" in html and "http://" not in html.split(
-        "<script>")[0]
+    assert (
+        "<script src=" not in html
+        and "echarts" in html
+        and "http://" not in html.split("<script>")[0]
+    )
     ui = demo_client.get("/api/v1/overview", params={"start": doc["start"], "end": doc["end"]})
     ui_tiles = {t["kpi"]: t["value"] for t in ui.json()["tiles"]}
     for tile in doc["tiles"]:
         assert tile["value"] == ui_tiles[tile["kpi"]], tile["kpi"]
         if tile["value"] is not None:
             assert tile["display"] in html
-    assert any(a["action"] == "report" and a["target"] == month for a in _audit(demo_client,
-                                                                               demo_ws))
+    assert any(
+        a["action"] == "report" and a["target"] == month for a in _audit(demo_client, demo_ws)
+    )
 
 
 def test_drill_down_csv_is_an_audited_export(demo_client, demo_ws):
@@ -75,7 +79,9 @@ def test_drill_down_csv_is_an_audited_export(demo_client, demo_ws):
     listed = demo_client.get("/api/v1/contacts", params={"kpi": "handled", "limit": 5}).json()
     assert len(listed["rows"]) == 5 and listed["more"]
     exports = [a for a in _audit(demo_client, demo_ws) if a["action"] == "export"]
-    assert exports and exports[-1]["actor"] == "demo" and exports[-1]["target"] == "contacts:handled"
+    assert (
+        exports and exports[-1]["actor"] == "demo" and exports[-1]["target"] == "contacts:handled"
+    )
 
 
 def test_profile_read_is_audited_without_the_identifier(demo_client, demo_ws):

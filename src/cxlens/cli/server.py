@@ -34,24 +34,30 @@ def report_cmd(
     from cxlens import report
 
     if out.suffix.lower() not in {".html", ".htm"}:
-        raise InputError(f"the report is HTML: {out} does not end in .html",
-                         "pass --out report.html")
+        raise InputError(
+            f"the report is HTML: {out} does not end in .html", "pass --out report.html"
+        )
     with opened(workspace) as ws:
         summary = report.build(ws, period, out, lang=lang, actor="cli")
     if json_:
         emit_json(summary)
     else:
-        console.print(f"wrote {summary['path']} ({summary['bytes'] // 1024} KiB, "
-                      f"{summary['kpis']} KPIs, {summary['charts']} charts)")
+        console.print(
+            f"wrote {summary['path']} ({summary['bytes'] // 1024} KiB, "
+            f"{summary['kpis']} KPIs, {summary['charts']} charts)"
+        )
 
 
 def user_add_cmd(
     name: Annotated[str, typer.Argument(help="User name.")],
     role: Annotated[str, typer.Option(help="admin | analyst | agent | service")] = "analyst",
-    password_stdin: Annotated[bool, typer.Option(
-        "--password-stdin", help="Read the password from the first line of stdin.")] = False,
-    key: Annotated[bool, typer.Option("--key/--no-key",
-                                      help="Also issue an API key (printed once).")] = False,
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="Read the password from the first line of stdin."),
+    ] = False,
+    key: Annotated[
+        bool, typer.Option("--key/--no-key", help="Also issue an API key (printed once).")
+    ] = False,
     replace: Annotated[bool, typer.Option(help="Replace an existing user of that name.")] = False,
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     json_: JsonOpt = False,
@@ -93,9 +99,14 @@ def user_list_cmd(workspace: WorkspaceOpt = DEFAULT_WORKSPACE, json_: JsonOpt = 
 
     table = Table("user", "role", "password", "API key", "disabled", "created")
     for r in rows:
-        table.add_row(r["username"], r["role"], "yes" if r["has_password"] else "-",
-                      "yes" if r["has_api_key"] else "-", "yes" if r["disabled"] else "",
-                      str(r["created_at"])[:16])
+        table.add_row(
+            r["username"],
+            r["role"],
+            "yes" if r["has_password"] else "-",
+            "yes" if r["has_api_key"] else "-",
+            "yes" if r["disabled"] else "",
+            str(r["created_at"])[:16],
+        )
     console.print(table)
 
 

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from cxlens import audit
 from cxlens.errors import NotFoundError
-from cxlens.server import auth, data
+from cxlens.server import auth, data, views
 from cxlens.server.app import principal, require
 from cxlens.server.filters import Filters
 from cxlens.server.gate import Gate
@@ -27,9 +27,16 @@ def _gate(request: Request) -> Gate:
 
 @router.get("/whoami", summary="The caller's user name and role")
 def whoami(who: auth.Principal = Depends(principal)) -> dict[str, Any]:
-    return {"username": who.username, "role": who.role, "via": who.via,
-            "permissions": sorted(p for p in ("aggregates", "contacts", "export", "profile",
-                                              "service", "users") if who.can(p))}
+    return {
+        "username": who.username,
+        "role": who.role,
+        "via": who.via,
+        "permissions": sorted(
+            p
+            for p in ("aggregates", "contacts", "export", "profile", "service", "users")
+            if who.can(p)
+        ),
+    }
 
 
 @router.get("/kpis", summary="Every KPI with its labels, unit and definition")
@@ -42,73 +49,124 @@ def kpi(
     request: Request,
     name: Annotated[str, Path(max_length=64)],
     by: Annotated[str | None, Query(max_length=64, description="dimension, e.g. channel")] = None,
-    grain: Annotated[str | None, Query(max_length=16, description="15min|hour|day|week|month")]
-    = None,
+    grain: Annotated[
+        str | None, Query(max_length=16, description="15min|hour|day|week|month")
+    ] = None,
     who: auth.Principal = require("aggregates"),
     f: Filters = Depends(page_filters),
 ) -> dict[str, Any]:
     catalog = _gate(request).cached("catalog", {}, lambda ws: data.kpi_catalog())
     if name not in catalog:
-        raise NotFoundError(f"unknown KPI {name!r}",
-                            "known KPIs: " + (", ".join(sorted(catalog)) or "none installed"))
+        raise NotFoundError(
+            f"unknown KPI {name!r}",
+            "known KPIs: " + (", ".join(sorted(catalog)) or "none installed"),
+        )
     rows = _gate(request).cached(
-        "kpi", {"f": f.key(), "name": name, "by": by, "grain": grain},
-        lambda ws: data.compute(ws, name, f, by=by or None, grain=grain or None))
-    return {"kpi": name, **catalog[name], "start": f.start, "end": f.end, "filters": f.dims,
-            "by": by, "grain": grain, "rows": rows}
+        "kpi",
+        {"f": f.key(), "name": name, "by": by, "grain": grain},
+        lambda ws: data.compute(ws, name, f, by=by or None, grain=grain or None),
+    )
+    return {
+        "kpi": name,
+        **catalog[name],
+        "start": f.start,
+        "end": f.end,
+        "filters": f.dims,
+        "by": by,
+        "grain": grain,
+        "rows": rows,
+    }
 
 
 @router.get("/overview", summary="KPI tiles with the previous period and change")
-def overview(request: Request, lang: Lang = "en", who: auth.Principal = require("aggregates"),
-             f: Filters = Depends(page_filters)) -> dict[str, Any]:
-    view = _gate(request).cached("overview", {"f": f.key(), "lang": lang},
-                                 lambda ws: data.overview(ws, f, lang))
+def overview(
+    request: Request,
+    lang: Lang = "en",
+    who: auth.Principal = require("aggregates"),
+    f: Filters = Depends(page_filters),
+) -> dict[str, Any]:
+    view = _gate(request).cached(
+        "overview", {"f": f.key(), "lang": lang}, lambda ws: views.overview(ws, f, lang)
+    )
     return {"start": f.start, "end": f.end, "filters": f.dims, "tiles": view["tiles"]}
 
 
 @router.get("/heatmap", summary="Contacts by local weekday (0 = Monday) and hour")
-def heatmap(request: Request, who: auth.Principal = require("aggregates"),
-            f: Filters = Depends(page_filters)) -> dict[str, Any]:
-    found = _gate(request).cached("heatmap", {"f": f.key()},
-                                  lambda ws: data.heatmap_block(ws, f, "en"))
+def heatmap(
+    request: Request,
+    who: auth.Principal = require("aggregates"),
+    f: Filters = Depends(page_filters),
+) -> dict[str, Any]:
+    found = _gate(request).cached(
+        "heatmap", {"f": f.key()}, lambda ws: views.heatmap_block(ws, f, "en")
+    )
     return {"start": f.start, "end": f.end, "filters": f.dims, "cells": found.get("rows", [])}
 
 
 @router.get("/journeys", summary="Channel paths, true vs channel FCR by reason, repeat drivers")
-def journeys(request: Request, lang: Lang = "en", who: auth.Principal = require("aggregates"),
-             f: Filters = Depends(page_filters)) -> dict[str, Any]:
-    view = _gate(request).cached("journeys", {"f": f.key(), "lang": lang},
-                                 lambda ws: data.journeys_view(ws, f, lang))
+def journeys(
+    request: Request,
+    lang: Lang = "en",
+    who: auth.Principal = require("aggregates"),
+    f: Filters = Depends(page_filters),
+) -> dict[str, Any]:
+    view = _gate(request).cached(
+        "journeys", {"f": f.key(), "lang": lang}, lambda ws: views.journeys_view(ws, f, lang)
+    )
     blocks = view["blocks"]
-    return {"start": f.start, "end": f.end, "paths": view["paths"], "tiles": view["tiles"],
-            "fcr_by_reason": blocks["fcr_by_reason"].get("rows", {}),
-            "repeat_by_reason": blocks["repeat_drivers"].get("rows", [])}
+    return {
+        "start": f.start,
+        "end": f.end,
+        "paths": view["paths"],
+        "tiles": view["tiles"],
+        "fcr_by_reason": blocks["fcr_by_reason"].get("rows", {}),
+        "repeat_by_reason": blocks["repeat_drivers"].get("rows", []),
+    }
 
 
 @router.get("/agents", summary="Handled, AHT, FCR, CSAT per queue, team and agent; QA scorecards")
-def agents(request: Request, lang: Lang = "en", who: auth.Principal = require("aggregates"),
-           f: Filters = Depends(page_filters)) -> dict[str, Any]:
-    view = _gate(request).cached("agents", {"f": f.key(), "lang": lang},
-                                 lambda ws: data.agents_view(ws, f, lang))
-    return {"start": f.start, "end": f.end, "kpis": view["kpis"], **view["tables"],
-            "scorecards": view["scorecards"]}
+def agents(
+    request: Request,
+    lang: Lang = "en",
+    who: auth.Principal = require("aggregates"),
+    f: Filters = Depends(page_filters),
+) -> dict[str, Any]:
+    view = _gate(request).cached(
+        "agents", {"f": f.key(), "lang": lang}, lambda ws: views.agents_view(ws, f, lang)
+    )
+    return {
+        "start": f.start,
+        "end": f.end,
+        "kpis": view["kpis"],
+        **view["tables"],
+        "scorecards": view["scorecards"],
+    }
 
 
 @router.get("/quality", summary="Data-quality report and quarantine counts")
 def quality(request: Request, who: auth.Principal = require("aggregates")) -> dict[str, Any]:
-    view = _gate(request).cached("quality", {"lang": "en"}, lambda ws: data.quality_view(ws, "en"))
+    view = _gate(request).cached("quality", {"lang": "en"}, lambda ws: views.quality_view(ws, "en"))
     return {k: v for k, v in view.items() if k != "blocks"}
 
 
 @router.get("/workforce", summary="Forecast vs actual and the staffing plan")
-def workforce(request: Request, who: auth.Principal = require("aggregates"),
-              f: Filters = Depends(page_filters)) -> dict[str, Any]:
-    view = _gate(request).cached("workforce", {"f": f.key(), "lang": "en"},
-                                 lambda ws: data.workforce_view(ws, f, "en"))
+def workforce(
+    request: Request,
+    who: auth.Principal = require("aggregates"),
+    f: Filters = Depends(page_filters),
+) -> dict[str, Any]:
+    view = _gate(request).cached(
+        "workforce", {"f": f.key(), "lang": "en"}, lambda ws: views.workforce_view(ws, f, "en")
+    )
     forecast = view["blocks"]["forecast"]
-    return {"start": f.start, "end": f.end, "plan": view["plan"],
-            "summary": view.get("summary"), "available": forecast["ok"],
-            "message": forecast["message"]}
+    return {
+        "start": f.start,
+        "end": f.end,
+        "plan": view["plan"],
+        "summary": view.get("summary"),
+        "available": forecast["ok"],
+        "message": forecast["message"],
+    }
 
 
 @router.get("/contacts", summary="The contacts behind a KPI (drill-down)")
@@ -119,8 +177,9 @@ def contacts(
     who: auth.Principal = require("contacts"),
     f: Filters = Depends(page_filters),
 ) -> dict[str, Any]:
-    view = _gate(request).cached("contacts", {"f": f.key(), "kpi": kpi},
-                                 lambda ws: data.contacts_view(ws, kpi, f))
+    view = _gate(request).cached(
+        "contacts", {"f": f.key(), "kpi": kpi}, lambda ws: views.contacts_view(ws, kpi, f)
+    )
     return {**view, "rows": view["rows"][:limit]}
 
 
@@ -133,16 +192,24 @@ def contacts_csv(
 ) -> Response:
     gate = _gate(request)
     with gate.workspace() as ws:
-        view = data.contacts_view(ws, kpi, f, limit=1_000_000)
-        audit.record(ws, who.username, "export", f"contacts:{kpi}",
-                     f"{f.start}..{f.end} {f.dims} rows={len(view['rows'])}")
+        view = views.contacts_view(ws, kpi, f, limit=1_000_000)
+        audit.record(
+            ws,
+            who.username,
+            "export",
+            f"contacts:{kpi}",
+            f"{f.start}..{f.end} {f.dims} rows={len(view['rows'])}",
+        )
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=view["columns"] or ["none"])
     writer.writeheader()
     writer.writerows(view["rows"])
     name = f"contacts-{kpi}-{f.start}-{f.end}.csv"
-    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @router.get("/customers/{identifier}", summary="A customer's 360 profile by any identifier")
@@ -152,4 +219,4 @@ def customer(
     who: auth.Principal = require("profile"),
 ) -> dict[str, Any]:
     with _gate(request).workspace() as ws:
-        return data.customer_view(ws, identifier, who.username)
+        return views.customer_view(ws, identifier, who.username)

@@ -99,8 +99,13 @@ def require(permission: str) -> Any:
     return Depends(check)
 
 
-def _error(request: Request, status: int, message: str, hint: str | None = None,
-           headers: dict[str, str] | None = None) -> Response:
+def _error(
+    request: Request,
+    status: int,
+    message: str,
+    hint: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     if wants_json(request):
         body: dict[str, Any] = {"error": message}
         if hint:
@@ -109,11 +114,20 @@ def _error(request: Request, status: int, message: str, hint: str | None = None,
     templates: Jinja2Templates = request.app.state.templates
     lang = language(request)
     return templates.TemplateResponse(
-        request, "error.html",
-        {"t": translator(lang), "lang": lang, "status": status, "message": message,
-         "hint": hint, "who": getattr(request.state, "principal", None), "page": "error",
-         "nav": []},
-        status_code=status, headers=headers,
+        request,
+        "error.html",
+        {
+            "t": translator(lang),
+            "lang": lang,
+            "status": status,
+            "message": message,
+            "hint": hint,
+            "who": getattr(request.state, "principal", None),
+            "page": "error",
+            "nav": [],
+        },
+        status_code=status,
+        headers=headers,
     )
 
 
@@ -122,9 +136,12 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _unauthenticated(request: Request, exc: Unauthenticated) -> Response:
         if wants_json(request):
             return JSONResponse(
-                {"error": "authentication required",
-                 "hint": "log in, or send an API key as 'Authorization: Bearer <key>'"},
-                status_code=401, headers={"WWW-Authenticate": "Bearer"},
+                {
+                    "error": "authentication required",
+                    "hint": "log in, or send an API key as 'Authorization: Bearer <key>'",
+                },
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
             )
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         from urllib.parse import urlencode
@@ -142,8 +159,15 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(CxlensError)
     async def _cxlens(request: Request, exc: CxlensError) -> Response:
-        status = 404 if isinstance(exc, NotFoundError) else 400 if isinstance(
-            exc, InputError) else 503 if isinstance(exc, WorkspaceError) else 400
+        status = (
+            404
+            if isinstance(exc, NotFoundError)
+            else 400
+            if isinstance(exc, InputError)
+            else 503
+            if isinstance(exc, WorkspaceError)
+            else 400
+        )
         return _error(request, status, exc.message, exc.hint)
 
     @app.exception_handler(RequestValidationError)
@@ -154,8 +178,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         ]
         text = "; ".join(f"{p['where']}: {p['problem']}" for p in problems[:3])
         if wants_json(request):
-            return JSONResponse({"error": f"invalid request: {text}", "detail": problems},
-                                status_code=422)
+            return JSONResponse(
+                {"error": f"invalid request: {text}", "detail": problems}, status_code=422
+            )
         return _error(request, 422, f"invalid request: {text}")
 
     @app.exception_handler(StarletteHTTPException)
@@ -184,9 +209,11 @@ def _cell(value: Any, unit: str = "") -> str:
     if isinstance(value, list):
         # e.g. QA's top failed rules: [{"rule": "empathy", "rate": 0.22, ...}] → "empathy 22.2%"
         return "; ".join(
-            f"{v.get('rule')} {float(v['rate']) * 100:.1f}%" if isinstance(v, dict)
-            and "rule" in v and isinstance(v.get("rate"), int | float) else _cell(v)
-            for v in value[:8])
+            f"{v.get('rule')} {float(v['rate']) * 100:.1f}%"
+            if isinstance(v, dict) and "rule" in v and isinstance(v.get("rate"), int | float)
+            else _cell(v)
+            for v in value[:8]
+        )
     text = str(value)
     if len(text) >= 19 and text[4] == "-" and text[10] == "T":
         return text[:16].replace("T", " ")
@@ -208,14 +235,19 @@ def create_app(workspace_path: Path | str, warm: bool = False) -> FastAPI:
 
             from cxlens.server.pages import warm as warm_views
 
-            threading.Thread(target=warm_views, args=(gate,), name="cxlens-warm",
-                             daemon=True).start()
+            threading.Thread(
+                target=warm_views, args=(gate,), name="cxlens-warm", daemon=True
+            ).start()
         yield
         gate.close()
 
     app = FastAPI(
-        title="cxlens API", version=__version__, lifespan=lifespan,
-        docs_url=None, redoc_url=None, openapi_url=None,
+        title="cxlens API",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
         description="Contact-centre KPIs, journeys, customer 360 and data quality. "
         "Authenticate with `Authorization: Bearer <key>` (`cxlens user key NAME`).",
     )
@@ -238,9 +270,12 @@ def create_app(workspace_path: Path | str, warm: bool = False) -> FastAPI:
 
     @app.get("/docs", include_in_schema=False, dependencies=[require("docs")])
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="cxlens API",
-                                   swagger_js_url="/static/swagger-ui-bundle.js",
-                                   swagger_css_url="/static/swagger-ui.css")
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="cxlens API",
+            swagger_js_url="/static/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger-ui.css",
+        )
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 

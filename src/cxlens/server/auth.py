@@ -121,8 +121,11 @@ class LoginLimiter:
 
     def blocked(self, username: str) -> bool:
         with self._lock:
-            recent = [t for t in self._failures.get(username, []) if time.monotonic() - t
-                      < _LOCKOUT_WINDOW_S]
+            recent = [
+                t
+                for t in self._failures.get(username, [])
+                if time.monotonic() - t < _LOCKOUT_WINDOW_S
+            ]
             self._failures[username] = recent
             return len(recent) >= self.attempts
 

@@ -26,8 +26,11 @@ class Filters:
     @property
     def dims(self) -> dict[str, str]:
         """The dimension filters that are set, as ``metrics`` expects them."""
-        return {k: v for k, v in (("channel", self.channel), ("queue", self.queue),
-                                  ("tier", self.tier)) if v}
+        return {
+            k: v
+            for k, v in (("channel", self.channel), ("queue", self.queue), ("tier", self.tier))
+            if v
+        }
 
     @property
     def end_exclusive(self) -> date:
@@ -73,16 +76,29 @@ def parse(
     fallback_end = default[1] if default else date.today()
     fallback_start = default[0] if default else fallback_end - timedelta(days=27)
     end_day = parse_date(end, "to") if end else fallback_end
-    start_day = parse_date(start, "from") if start else (
-        max(fallback_start, end_day - timedelta(days=27)) if not end else end_day - timedelta(days=27)
+    start_day = (
+        parse_date(start, "from")
+        if start
+        else (
+            max(fallback_start, end_day - timedelta(days=27))
+            if not end
+            else end_day - timedelta(days=27)
+        )
     )
     if start_day > end_day:
-        raise InputError(f"the period starts ({start_day}) after it ends ({end_day})",
-                         "swap the from and to dates")
+        raise InputError(
+            f"the period starts ({start_day}) after it ends ({end_day})",
+            "swap the from and to dates",
+        )
     if (end_day - start_day).days > MAX_DAYS:
         raise InputError(f"the period is longer than {MAX_DAYS} days", "choose a shorter period")
-    return Filters(start=start_day, end=end_day, channel=_value(channel, "channel"),
-                   queue=_value(queue, "queue"), tier=_value(tier, "tier"))
+    return Filters(
+        start=start_day,
+        end=end_day,
+        channel=_value(channel, "channel"),
+        queue=_value(queue, "queue"),
+        tier=_value(tier, "tier"),
+    )
 
 
 def month_bounds(period: str) -> tuple[date, date]:

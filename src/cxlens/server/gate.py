@@ -109,8 +109,11 @@ class Gate:
         while not self._closed:
             time.sleep(min(0.5, max(idle / 4, 0.05)))
             with self._lock:
-                if (self._ws is not None and not self._in_use
-                        and time.monotonic() - self._last_used >= idle):
+                if (
+                    self._ws is not None
+                    and not self._in_use
+                    and time.monotonic() - self._last_used >= idle
+                ):
                     self._ws.close()
                     self._ws = None
 
@@ -173,8 +176,9 @@ def table_counts(ws: Workspace) -> dict[str, int]:
         return {}
     # Table names come from the warehouse's own catalogue, never from a request.
     sql = " UNION ALL ".join(
-        f"SELECT '{n}' AS name, count(*) AS n FROM \"{n}\"" for n in names if '"' not in n
-        and "'" not in n
+        f"SELECT '{n}' AS name, count(*) AS n FROM \"{n}\""
+        for n in names
+        if '"' not in n and "'" not in n
     )
     return {name: int(n) for name, n in raw.execute(sql).fetchall()}
 

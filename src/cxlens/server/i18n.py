@@ -21,8 +21,10 @@ LABELS: Final[dict[str, tuple[str, str]]] = {
     "username": ("User name", "用户名"),
     "password": ("Password", "密码"),
     "bad_login": ("Wrong user name or password.", "用户名或密码错误。"),
-    "locked_out": ("Too many failed attempts; try again in 5 minutes.",
-                   "失败次数过多，请 5 分钟后再试。"),
+    "locked_out": (
+        "Too many failed attempts; try again in 5 minutes.",
+        "失败次数过多，请 5 分钟后再试。",
+    ),
     "period": ("Period", "期间"),
     "from": ("From", "开始"),
     "to": ("To", "结束"),
@@ -33,8 +35,10 @@ LABELS: Final[dict[str, tuple[str, str]]] = {
     "apply": ("Apply", "应用"),
     "reset": ("Reset", "重置"),
     "no_data": ("No data yet", "暂无数据"),
-    "no_data_hint": ("Run `cxlens run` (or `cxlens demo`) to fill this view.",
-                     "请先运行 `cxlens run`（或 `cxlens demo`）生成数据。"),
+    "no_data_hint": (
+        "Run `cxlens run` (or `cxlens demo`) to fill this view.",
+        "请先运行 `cxlens run`（或 `cxlens demo`）生成数据。",
+    ),
     "previous": ("previous period", "上期"),
     "vs_prev": ("vs previous period", "环比"),
     "trend": ("Trend", "趋势"),
@@ -49,8 +53,10 @@ LABELS: Final[dict[str, tuple[str, str]]] = {
     "repeat_drivers": ("Repeat-contact drivers", "重复联络驱动因素"),
     "journeys_total": ("Journeys", "旅程数"),
     "repeat_rate": ("Repeat rate", "重复联络率"),
-    "search_customer": ("Find a customer by phone, e-mail, account, order or WeChat id",
-                        "按电话、邮箱、账号、订单号或微信号查找客户"),
+    "search_customer": (
+        "Find a customer by phone, e-mail, account, order or WeChat id",
+        "按电话、邮箱、账号、订单号或微信号查找客户",
+    ),
     "search": ("Search", "查找"),
     "no_customer": ("No customer found for this identifier.", "未找到该标识对应的客户。"),
     "timeline": ("Cross-channel timeline", "跨渠道时间线"),
@@ -69,8 +75,10 @@ LABELS: Final[dict[str, tuple[str, str]]] = {
     "download_csv": ("Download CSV", "下载 CSV"),
     "forbidden": ("Your role cannot open this page.", "您的角色无权访问此页面。"),
     "error": ("Something went wrong", "出错了"),
-    "busy": ("The warehouse is busy (a cxlens command is writing). Retry in a few seconds.",
-             "数据仓库正忙（有 cxlens 命令在写入），请稍后重试。"),
+    "busy": (
+        "The warehouse is busy (a cxlens command is writing). Retry in a few seconds.",
+        "数据仓库正忙（有 cxlens 命令在写入），请稍后重试。",
+    ),
     "language": ("中文", "English"),
     "value": ("Value", "数值"),
     "agent": ("Agent", "坐席"),
@@ -87,8 +95,10 @@ LABELS: Final[dict[str, tuple[str, str]]] = {
     "source": ("Source", "来源"),
     "issues": ("Issues", "问题"),
     "generated": ("Generated", "生成时间"),
-    "unavailable": ("This view needs the {module} module, which is not installed yet.",
-                    "此视图需要 {module} 模块，尚未安装。"),
+    "unavailable": (
+        "This view needs the {module} module, which is not installed yet.",
+        "此视图需要 {module} 模块，尚未安装。",
+    ),
 }
 
 

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from cxlens import audit
 from cxlens import users as users_mod
 from cxlens.errors import CxlensError, NotFoundError
-from cxlens.server import auth, data
+from cxlens.server import auth, data, views
 from cxlens.server.app import LANG_COOKIE, language, principal, require
 from cxlens.server.filters import Filters
 from cxlens.server.filters import parse as parse_filters
@@ -36,32 +36,44 @@ def _gate(request: Request) -> Gate:
     return request.app.state.gate  # type: ignore[no-any-return]
 
 
-def page_filters(request: Request, start: Text = None, end: Text = None, channel: Text = None,
-                 queue: Text = None, tier: Text = None) -> Filters:
+def page_filters(
+    request: Request,
+    start: Text = None,
+    end: Text = None,
+    channel: Text = None,
+    queue: Text = None,
+    tier: Text = None,
+) -> Filters:
     """Dependency: the page's filters, defaulting to the last 28 days that have data."""
     gate = _gate(request)
     default = gate.cached("period", {}, data.data_period)
     return parse_filters(start, end, channel, queue, tier, default)
 
 
-def render(request: Request, template: str, page: str, status: int = 200,
-           **context: Any) -> HTMLResponse:
+def render(
+    request: Request, template: str, page: str, status: int = 200, **context: Any
+) -> HTMLResponse:
     """Render ``template`` with what every page needs (labels, nav, filters, timing)."""
     lang = language(request)
     who: auth.Principal | None = getattr(request.state, "principal", None)
     query = dict(request.query_params)
     query["lang"] = "en" if lang == "zh" else "zh"
     ctx: dict[str, Any] = {
-        "t": translator(lang), "lang": lang, "page": page, "who": who,
+        "t": translator(lang),
+        "lang": lang,
+        "page": page,
+        "who": who,
         "nav": [{"id": i, "href": h} for i, h, perm in NAV if who and who.can(perm)],
-        "lang_query": urlencode(query), "keep": {}, "options": {},
+        "lang_query": urlencode(query),
+        "keep": {},
+        "options": {},
         "elapsed_ms": int((time.perf_counter() - request.state.t0) * 1000)
-        if hasattr(request.state, "t0") else None,
+        if hasattr(request.state, "t0")
+        else None,
     }
     ctx.update(context)
     templates = request.app.state.templates
-    response: HTMLResponse = templates.TemplateResponse(request, template, ctx,
-                                                        status_code=status)
+    response: HTMLResponse = templates.TemplateResponse(request, template, ctx, status_code=status)
     if request.query_params.get("lang") == lang:
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
     if ctx["elapsed_ms"] is not None:
@@ -104,14 +116,26 @@ def login(
     limiter: auth.LoginLimiter = request.app.state.limiter
     t = translator(language(request))
     if limiter.blocked(username):
-        return render(request, "login.html", "login", status=429, next=_safe_next(next),
-                      message=t("locked_out"))
+        return render(
+            request,
+            "login.html",
+            "login",
+            status=429,
+            next=_safe_next(next),
+            message=t("locked_out"),
+        )
     user = gate.users().get(username)
     ok = users_mod.verify_password(password, user["password_hash"] if user else None)
     if not ok or user is None or user["disabled"]:
         limiter.failed(username)
-        return render(request, "login.html", "login", status=401, next=_safe_next(next),
-                      message=t("bad_login"))
+        return render(
+            request,
+            "login.html",
+            "login",
+            status=401,
+            next=_safe_next(next),
+            message=t("bad_login"),
+        )
     limiter.succeeded(username)
     with gate.workspace() as ws:
         audit.record(ws, username, "login", username, "web")
@@ -123,7 +147,9 @@ def login(
     response.set_cookie(
         auth.SESSION_COOKIE,
         auth.make_session(request.app.state.session_key, user, settings.security.session_hours),
-        max_age=int(settings.security.session_hours * 3600), httponly=True, samesite="lax",
+        max_age=int(settings.security.session_hours * 3600),
+        httponly=True,
+        samesite="lax",
         secure=settings.server.cookie_secure,
     )
     return response
@@ -138,93 +164,132 @@ def logout() -> Response:
 
 # -- dashboards ----------------------------------------------------------------------------------
 @router.get("/", dependencies=[Timed])
-def overview_page(request: Request, who: auth.Principal = Depends(principal),
-                  f: Filters = Depends(page_filters)) -> Response:
+def overview_page(
+    request: Request, who: auth.Principal = Depends(principal), f: Filters = Depends(page_filters)
+) -> Response:
     if not who.can("aggregates"):
         return RedirectResponse("/customers", status_code=303)
     gate = _gate(request)
     lang = language(request)
-    view = gate.cached("overview", {"f": f.key(), "lang": lang},
-                       lambda ws: data.overview(ws, f, lang))
-    return render(request, "overview.html", "overview", filters=f, options=_options(gate),
-                  view=view)
+    view = gate.cached(
+        "overview", {"f": f.key(), "lang": lang}, lambda ws: views.overview(ws, f, lang)
+    )
+    return render(
+        request, "overview.html", "overview", filters=f, options=_options(gate), view=view
+    )
 
 
 @router.get("/journeys", dependencies=[Timed])
-def journeys_page(request: Request, who: auth.Principal = require("aggregates"),
-                  f: Filters = Depends(page_filters)) -> Response:
+def journeys_page(
+    request: Request,
+    who: auth.Principal = require("aggregates"),
+    f: Filters = Depends(page_filters),
+) -> Response:
     gate = _gate(request)
     lang = language(request)
-    view = gate.cached("journeys", {"f": f.key(), "lang": lang},
-                       lambda ws: data.journeys_view(ws, f, lang))
-    return render(request, "journeys.html", "journeys", filters=f, options=_options(gate),
-                  view=view)
+    view = gate.cached(
+        "journeys", {"f": f.key(), "lang": lang}, lambda ws: views.journeys_view(ws, f, lang)
+    )
+    return render(
+        request, "journeys.html", "journeys", filters=f, options=_options(gate), view=view
+    )
 
 
 @router.get("/agents", dependencies=[Timed])
-def agents_page(request: Request, who: auth.Principal = require("aggregates"),
-                f: Filters = Depends(page_filters)) -> Response:
+def agents_page(
+    request: Request,
+    who: auth.Principal = require("aggregates"),
+    f: Filters = Depends(page_filters),
+) -> Response:
     gate = _gate(request)
     lang = language(request)
-    view = gate.cached("agents", {"f": f.key(), "lang": lang},
-                       lambda ws: data.agents_view(ws, f, lang))
-    return render(request, "agents.html", "agents", filters=f, options=_options(gate),
-                  view=view)
+    view = gate.cached(
+        "agents", {"f": f.key(), "lang": lang}, lambda ws: views.agents_view(ws, f, lang)
+    )
+    return render(request, "agents.html", "agents", filters=f, options=_options(gate), view=view)
 
 
 @router.get("/quality", dependencies=[Timed])
 def quality_page(request: Request, who: auth.Principal = require("aggregates")) -> Response:
     gate = _gate(request)
     lang = language(request)
-    view = gate.cached("quality", {"lang": lang}, lambda ws: data.quality_view(ws, lang))
+    view = gate.cached("quality", {"lang": lang}, lambda ws: views.quality_view(ws, lang))
     return render(request, "quality.html", "quality", view=view)
 
 
 @router.get("/workforce", dependencies=[Timed])
-def workforce_page(request: Request, who: auth.Principal = require("aggregates"),
-                   f: Filters = Depends(page_filters)) -> Response:
+def workforce_page(
+    request: Request,
+    who: auth.Principal = require("aggregates"),
+    f: Filters = Depends(page_filters),
+) -> Response:
     gate = _gate(request)
     lang = language(request)
-    view = gate.cached("workforce", {"f": f.key(), "lang": lang},
-                       lambda ws: data.workforce_view(ws, f, lang))
-    return render(request, "workforce.html", "workforce", filters=f, options=_options(gate),
-                  view=view)
+    view = gate.cached(
+        "workforce", {"f": f.key(), "lang": lang}, lambda ws: views.workforce_view(ws, f, lang)
+    )
+    return render(
+        request, "workforce.html", "workforce", filters=f, options=_options(gate), view=view
+    )
 
 
 @router.get("/contacts", dependencies=[Timed])
-def contacts_page(request: Request, kpi: Annotated[str, Query(max_length=64)],
-                  who: auth.Principal = require("contacts"),
-                  f: Filters = Depends(page_filters)) -> Response:
+def contacts_page(
+    request: Request,
+    kpi: Annotated[str, Query(max_length=64)],
+    who: auth.Principal = require("contacts"),
+    f: Filters = Depends(page_filters),
+) -> Response:
     gate = _gate(request)
     lang = language(request)
-    view = gate.cached("contacts", {"f": f.key(), "kpi": kpi},
-                       lambda ws: data.contacts_view(ws, kpi, f))
+    view = gate.cached(
+        "contacts", {"f": f.key(), "kpi": kpi}, lambda ws: views.contacts_view(ws, kpi, f)
+    )
     catalog = gate.cached("catalog", {}, lambda ws: data.kpi_catalog())
     csv_link = "/api/v1/contacts.csv?" + urlencode(f.query(kpi=kpi))
-    return render(request, "contacts.html", "contacts", filters=f, options=_options(gate),
-                  view=view, keep={"kpi": kpi}, kpi_label=data.kpi_label(kpi, lang, catalog),
-                  definition=catalog.get(kpi, {}).get("definition", ""), csv_link=csv_link,
-                  can_export=who.can("export"))
+    return render(
+        request,
+        "contacts.html",
+        "contacts",
+        filters=f,
+        options=_options(gate),
+        view=view,
+        keep={"kpi": kpi},
+        kpi_label=data.kpi_label(kpi, lang, catalog),
+        definition=catalog.get(kpi, {}).get("definition", ""),
+        csv_link=csv_link,
+        can_export=who.can("export"),
+    )
 
 
 @router.get("/customers", dependencies=[Timed])
-def customers_page(request: Request, who: auth.Principal = require("profile"),
-                   q: Annotated[str, Query(max_length=200)] = "") -> Response:
+def customers_page(
+    request: Request,
+    who: auth.Principal = require("profile"),
+    q: Annotated[str, Query(max_length=200)] = "",
+) -> Response:
     q = q.strip()
     if not q:
         return render(request, "customers.html", "customers", q="", profile=None, message="")
     gate = _gate(request)
     try:
         with gate.workspace() as ws:
-            profile = data.customer_view(ws, q, who.username)
+            profile = views.customer_view(ws, q, who.username)
     except NotFoundError as exc:
         t = translator(language(request))
-        return render(request, "customers.html", "customers", status=404, q=q, profile=None,
-                      message=t("no_customer") if "customer" in exc.message.lower()
-                      else str(exc))
+        return render(
+            request,
+            "customers.html",
+            "customers",
+            status=404,
+            q=q,
+            profile=None,
+            message=t("no_customer") if "customer" in exc.message.lower() else str(exc),
+        )
     except CxlensError as exc:
-        return render(request, "customers.html", "customers", status=400, q=q, profile=None,
-                      message=str(exc))
+        return render(
+            request, "customers.html", "customers", status=400, q=q, profile=None, message=str(exc)
+        )
     return render(request, "customers.html", "customers", q=q, profile=profile, message="")
 
 
@@ -242,14 +307,19 @@ def warm(gate: Gate, languages: tuple[str, ...] = ("en", "zh")) -> int:
         if period is None:
             return done
         f = Filters(start=max(period[0], period[1] - timedelta(days=27)), end=period[1])
-        views = {"overview": data.overview, "journeys": data.journeys_view,
-                 "agents": data.agents_view, "workforce": data.workforce_view}
+        defaults = {
+            "overview": views.overview,
+            "journeys": views.journeys_view,
+            "agents": views.agents_view,
+            "workforce": views.workforce_view,
+        }
         for lang in languages:
-            for name, view in views.items():
-                gate.cached(name, {"f": f.key(), "lang": lang},
-                            lambda ws, v=view, lg=lang: v(ws, f, lg))
+            for name, view in defaults.items():
+                gate.cached(
+                    name, {"f": f.key(), "lang": lang}, lambda ws, v=view, lg=lang: v(ws, f, lg)
+                )
                 done += 1
-            gate.cached("quality", {"lang": lang}, lambda ws, lg=lang: data.quality_view(ws, lg))
+            gate.cached("quality", {"lang": lang}, lambda ws, lg=lang: views.quality_view(ws, lg))
             done += 1
     except CxlensError:
         pass
