@@ -53,6 +53,9 @@ STAGES: tuple[Stage, ...] = (
     Stage("profile", "cxlens.profile.stage:run",
           ("identity_map", "journeys", "interaction_insights", "orders", "surveys"),
           "customer 360"),
+    Stage("kpis", "cxlens.metrics.rollup:run",
+          ("interactions", "surveys", "journey_contacts", "interaction_insights", "identity_map",
+           "agents"), "daily KPI rollup for the dashboard"),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
 
