@@ -294,7 +294,7 @@ def _smallest(meets: Callable[[FloatArray], NDArray[np.bool_]], lo: FloatArray) 
 
 
 def _walk_erlang_c(load: FloatArray, aht: FloatArray, target: float, answer_s: float,
-                   asa_s: float | None) -> FloatArray:
+                   asa_s: float | None) -> tuple[FloatArray, FloatArray]:
     """Fewest agents meeting SL (and ASA) under Erlang C, for every interval at once.
 
     Starts each interval at its first stable staff ``floor(A) + 1`` (Erlang B there from the
@@ -303,6 +303,7 @@ def _walk_erlang_c(load: FloatArray, aht: FloatArray, target: float, answer_s: f
     the largest safety margin (about 4 sqrt(A)), not the number of intervals.
     """
     agents = np.floor(load) + 1
+    wait = np.zeros_like(load)  # Erlang C at the staff found
     todo = np.flatnonzero(load > 0)
     n, a, h = agents[todo], load[todo], aht[todo]
     b = np.exp(_log_erlang_b(n, a))
@@ -312,12 +313,13 @@ def _walk_erlang_c(load: FloatArray, aht: FloatArray, target: float, answer_s: f
         if asa_s is not None:
             good &= c * h / (n - a) <= asa_s + 1e-12
         agents[todo[good]] = n[good]
+        wait[todo[good]] = c[good]
         keep = ~good
         if not keep.any():
             break
         todo, n, a, h, b = todo[keep], n[keep] + 1, a[keep], h[keep], b[keep]
         b = a * b / (n + a * b)
-    return agents
+    return agents, wait
 
 
 def _scheduled(agents: FloatArray, shrinkage: float) -> FloatArray:
@@ -375,14 +377,23 @@ def staff_erlang_c(
     load = offered_load(c, h, interval_s)
     flat_load, flat_aht = load.reshape(-1), h.reshape(-1)
 
-    agents = _walk_erlang_c(flat_load, flat_aht, target, answer_s, asa_s)
-    # max occupancy: at least load / max_occupancy agents
-    agents = np.maximum(agents, np.ceil(flat_load / max_occupancy - _EPS))
-    agents = np.where(flat_load > 0, agents, 0.0)
-    met = erlang_c_metrics(agents, flat_load, flat_aht, answer_s)
-    out: dict[str, Any] = {"load": flat_load, "agents": agents,
-                           "scheduled_agents": _scheduled(agents, shrinkage)}
-    out.update({k: met[k] for k in ("service_level", "asa", "occupancy", "wait_probability")})
+    agents, wait = _walk_erlang_c(flat_load, flat_aht, target, answer_s, asa_s)
+    # max occupancy: at least load / max_occupancy agents (C recomputed only where it bites)
+    floor = np.ceil(flat_load / max_occupancy - _EPS)
+    bumped = np.flatnonzero((floor > agents) & (flat_load > 0))
+    if bumped.size:
+        agents[bumped] = floor[bumped]
+        wait[bumped] = erlang_c(agents[bumped], flat_load[bumped])
+    busy = flat_load > 0
+    agents = np.where(busy, agents, 0.0)
+    gap = np.where(busy, agents - flat_load, 1.0)
+    out: dict[str, Any] = {
+        "load": flat_load, "agents": agents, "scheduled_agents": _scheduled(agents, shrinkage),
+        "service_level": np.where(busy, 1.0 - wait * np.exp(-gap * answer_s / flat_aht), 1.0),
+        "asa": np.where(busy, wait * flat_aht / gap, 0.0),
+        "occupancy": np.where(busy, flat_load / np.where(busy, agents, 1.0), 0.0),
+        "wait_probability": np.where(busy, wait, 0.0),
+    }
     return {k: v.reshape(load.shape) for k, v in out.items()}
 
 
