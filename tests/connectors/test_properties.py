@@ -17,7 +17,7 @@ from cxlens.connectors.mapped import Mapping, convert
 from cxlens.connectors.records import batches_from_records
 
 OPTIONS = ReadOptions(source="test")
-FAST = settings(max_examples=60, deadline=None,
+FAST = settings(max_examples=40, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])
 FIX = Path(__file__).parent.parent / "fixtures" / "connectors"
 

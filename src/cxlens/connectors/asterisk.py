@@ -35,7 +35,6 @@ import pyarrow.compute as pc
 
 from cxlens.clean import records as R
 from cxlens.clean import values as V
-from cxlens.clean.dedupe import keep_last
 from cxlens.connectors.base import Batch, Checks, ReadOptions, quarantine_rows
 from cxlens.connectors.csvio import first_record, iter_csv
 
@@ -107,7 +106,9 @@ def convert(raw: pa.Table, options: ReadOptions, file_name: str = "",
             first_line: int = 1) -> tuple[pa.Table, pa.Table, int]:
     """Canonical interactions + quarantine rows + in-batch duplicates of one CDR chunk."""
     n = raw.num_rows
-    col = {name: V.blank_to_null(raw.column(name)) for name in raw.column_names}
+    unused = {"amaflags", "peeraccount", "linkedid"}
+    col = {name: V.blank_to_null(raw.column(name)) for name in raw.column_names
+           if name not in unused}
     tz = options.timezone
     started, bad_start = V.to_utc(col["start"], tz, [TIME_FORMAT])
     answered, bad_answer = V.to_utc(col["answer"], tz, [TIME_FORMAT])
@@ -199,5 +200,5 @@ def convert(raw: pa.Table, options: ReadOptions, file_name: str = "",
         pc.cast(pa.array(range(first_line, first_line + n), pa.int64()), pa.string()), ":")
     rows = R.clean_rows("interactions", rows, options.region)
     good, quarantine = checks.split(rows, raw, options.source, "interactions", locators)
-    good, dups = keep_last(good)
-    return good, quarantine, dups
+    # repeated keys are resolved (last wins) by the ingest runner over its whole write buffer
+    return good, quarantine, 0
