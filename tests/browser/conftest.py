@@ -31,6 +31,7 @@ def demo_ws(tmp_path_factory) -> Path:
     ``WEB_TEST_PREBUILT_WS=/path`` copies an already built workspace (with a demo/demo admin)
     instead: a local shortcut while iterating on the UI.
     """
+    import json
     import os
     import shutil
 
@@ -42,7 +43,8 @@ def demo_ws(tmp_path_factory) -> Path:
         if prebuilt:
             shutil.copytree(prebuilt, path)
         else:
-            demo.build(path, customers=800, days=30, seed=11)
+            summary = demo.build(path, customers=800, days=30, seed=11)
+            (path / ".demo-summary.json").write_text(json.dumps(summary, default=str))
         (path / ".web-test-built").write_text("ok")
     return path
 

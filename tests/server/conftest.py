@@ -61,6 +61,7 @@ def login(client: TestClient, username: str, password: str = PASSWORD) -> None:
 def demo_ws(tmp_path_factory) -> Path:
     """800 customers × 30 days of synth data through every pipeline stage, built once
     (``WEB_TEST_PREBUILT_WS=/path`` copies an already built workspace instead)."""
+    import json
     import os
     import shutil
 
@@ -72,7 +73,8 @@ def demo_ws(tmp_path_factory) -> Path:
         if prebuilt:
             shutil.copytree(prebuilt, path)
         else:
-            demo.build(path, customers=800, days=30, seed=11)
+            summary = demo.build(path, customers=800, days=30, seed=11)
+            (path / ".demo-summary.json").write_text(json.dumps(summary, default=str))
         (path / ".web-test-built").write_text("ok")
     return path
 

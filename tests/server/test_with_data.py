@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 import pytest
 
@@ -109,3 +110,26 @@ def test_pages_render_under_a_second_once_warm(demo_client):
         assert r.status_code == 200
         server_ms = int(r.headers["server-timing"].split("dur=")[1])
         assert server_ms < 1000, (path, server_ms)
+
+
+def test_demo_summary(demo_ws):
+    import json
+
+    from rich.console import Console
+
+    from cxlens import demo
+
+    path = demo_ws / ".demo-summary.json"
+    if not path.exists():  # a prebuilt workspace was copied in (WEB_TEST_PREBUILT_WS)
+        pytest.skip("workspace not built by demo.build in this session")
+    summary = json.loads(path.read_text())
+    assert summary["tables"]["interactions"] > 0 and summary["tables"]["journeys"] > 0
+    assert summary["login"] == {"username": "demo", "password": "demo"}
+    assert {s["stage"] for s in summary["stages"]} >= {"identity", "journeys", "profile"}
+    assert all(s["status"] in {"done", "up to date"} for s in summary["stages"])
+    assert summary["kpis"] and summary["period"]["start"] <= summary["period"]["end"]
+    assert Path(summary["report"]).exists()
+    console = Console(record=True, width=120)
+    demo.print_summary(summary, console)
+    text = console.export_text()
+    assert "interactions" in text and "report:" in text

@@ -7,15 +7,6 @@
     try { option = JSON.parse(el.getAttribute("data-option")); } catch (e) { return; }
     var chart = echarts.init(el, null, { renderer: "canvas" });
     chart.setOption(option);
-    var link = el.getAttribute("data-link");
-    if (link) {
-      // Clicking a bar/cell opens the contacts behind it (drill-down) with that value filtered.
-      chart.on("click", function (p) {
-        var dim = el.getAttribute("data-link-dim");
-        var value = p.name || (p.data && p.data.name) || "";
-        if (dim && value) { window.location = link + "&" + dim + "=" + encodeURIComponent(value); }
-      });
-    }
     charts.push(chart);
   }
   document.querySelectorAll(".chart[data-option]").forEach(render);
