@@ -182,7 +182,8 @@ def heatmap_block(ws: Workspace, f: Filters, lang: str) -> Block:
     rows = records(metrics.heatmap(ws, start=f.start, end=f.end, filters=f.dims))
     cells = [(int(r["weekday"]), int(r["hour"]), float(r.get("contacts") or 0)) for r in rows]
     names = label("weekday_names", lang).split(",")
-    return block("heatmap", charts.heatmap(cells, names) if cells else None, rows=rows)
+    busy = any(v for _, _, v in cells)  # 168 zero cells are "no contacts", not a chart
+    return block("heatmap", charts.heatmap(cells, names) if busy else None, rows=rows)
 
 
 def journeys_view(ws: Workspace, f: Filters, lang: str) -> dict[str, Any]:
@@ -248,9 +249,11 @@ def journey_paths(ws: Workspace, f: Filters, top: int = 40) -> list[dict[str, An
     end = datetime.combine(f.end_exclusive, datetime.min.time())
     zone = ZoneInfo(ws.settings.locale.timezone)
     # Journey times are naive UTC; the period is in local days, so shift the bounds.
-    offset = zone.utcoffset(start) or timedelta(0)
+    # Each bound uses its own offset, so a period spanning a DST change is still exact.
+    lo = start - (zone.utcoffset(start) or timedelta(0))
+    hi = end - (zone.utcoffset(end) or timedelta(0))
     expr = j.filter(
-        (j.started_at >= start - offset) & (j.started_at < end - offset) & j.channel_path.notnull()
+        (j.started_at >= lo) & (j.started_at < hi) & j.channel_path.notnull()
     )
     if f.channel:
         expr = expr.filter(expr.channel_path.contains(f.channel))
