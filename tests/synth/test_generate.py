@@ -38,8 +38,11 @@ def test_generate_fills_every_table_and_truth(built):
 def test_rerun_is_idempotent(built):
     ws, config, _ = built
     before = ws.warehouse.counts()
-    synth.generate(ws, config)
+    truth_before = {p.name: p.read_bytes() for p in ws.truth_dir.glob("*.parquet")}
+    synth.generate(ws, config, workers=1)
     assert ws.warehouse.counts() == before
+    truth_after = {p.name: p.read_bytes() for p in ws.truth_dir.glob("*.parquet")}
+    assert truth_after == truth_before  # byte-identical ground truth
 
 
 def test_truth_covers_every_personal_record(built):
@@ -60,3 +63,24 @@ def test_truth_covers_every_personal_record(built):
 def test_bad_config_raises_input_error(bad):
     with pytest.raises(InputError):
         synth.SynthConfig.checked(**{**SMALL, **bad})
+
+
+def test_emit_files_without_emitters_is_a_clear_error(monkeypatch, tmp_path):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "cxlens.synth.formats", None)
+    with pytest.raises(InputError, match="emitters not available"):
+        synth.emit_files(tmp_path, synth.SynthConfig.checked(customers=5, days=2))
+
+
+def test_cli_rejects_negative_sizes_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "cxlens.cli.main", "synth", "--customers", "-3",
+         "--workspace", str(tmp_path / "w")], capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "error: customers must be positive, got -3 (pass --customers 1 or more)"]
+    assert not (tmp_path / "w").exists()  # nothing half-written

@@ -244,6 +244,10 @@ def _queue_model(centre: Centre) -> None:
                 lam = daily_base * shares[q] * WEEKLY[wd] * centre.intraday[i]
                 plan[wd, i] = _required(lam / INTERVAL_S / mu, mu)
         attendance = rng.normal(0.95, 0.05, size=days).clip(0.75, 1.05)
+        for inc in centre.incidents:  # after the first day, supervisors call in overtime
+            for k in range(1, len(inc.multipliers)):
+                if inc.first_day + k < days:
+                    attendance[inc.first_day + k] *= 1.3
         load = np.zeros((days, INTERVALS))
         servers = np.zeros((days, INTERVALS), dtype=np.int64)
         pw = np.zeros((days, INTERVALS))

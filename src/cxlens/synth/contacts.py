@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from cxlens.synth.journeys import ChunkSim, Problem
 
 _result = _Result
+_AMOUNT_FACTORS = (0.1, 0.5, 1, 1, 2)
 _EMPTY = "[]"
 
 
@@ -159,7 +160,7 @@ def assisted_contact(sim: ChunkSim, prob: Problem, channel: str, attempt: int, t
                 source="chat", source_id=sid, channel="chat", direction="inbound", queue=queue,
                 started_at=t, ended_at=t + wait, wait_s=round(wait, 1), transfers=0,
                 abandoned=True, disposition="abandoned", language=p.language,
-                device=rng.choice(p.devices))
+                device=p.devices[int(rng.random() * len(p.devices))])
             sim.record("interactions", "chat", sid, p)
             mood, s0 = _mood(sim, prob.reason, attempt, wait)
             _truth_interaction(sim, interaction_id("chat", sid), prob, attempt, "chat", False,
@@ -212,7 +213,7 @@ def assisted_contact(sim: ChunkSim, prob: Problem, channel: str, attempt: int, t
         duration_s=talk if channel in ("phone", "chat") else wait, customer=_speaker(sim, p),
         agent_name=agent.name if p.language == "zh" or " " in agent.name else agent.agent_id,
         violations=violations, product=zh_name if p.language == "zh" else en_name,
-        order=order[1] if order else None, amount=int(price * rng.choice((0.1, 0.5, 1, 1, 2))),
+        order=order[1] if order else None, amount=int(price * _AMOUNT_FACTORS[int(rng.random() * 5)]),
         days_waiting=rng.randint(2, 9), pii_rate=0.28,
     )
     sid = sim.next_id(prefix)
@@ -223,7 +224,7 @@ def assisted_contact(sim: ChunkSim, prob: Problem, channel: str, attempt: int, t
     elif prob.reason == "complaint":
         disposition = "escalated"
     else:
-        disposition = rng.choice(("follow_up", "callback", "follow_up"))
+        disposition = "callback" if rng.random() < 1 / 3 else "follow_up"
     if transfers and not claimed:
         disposition = "transferred"
     wrap = None
@@ -254,7 +255,7 @@ def assisted_contact(sim: ChunkSim, prob: Problem, channel: str, attempt: int, t
         if p.wechat and p.language == "zh" and rng.random() < 0.6:
             row["wechat"] = p.wechat
         else:
-            row["device"] = (f"anon-{sid}" if rng.random() < 0.1 else rng.choice(p.devices))
+            row["device"] = (f"anon-{sid}" if rng.random() < 0.1 else p.devices[int(rng.random() * len(p.devices))])
             if rng.random() < 0.55:
                 row["account"] = pp.write_account(rng, p.account)
         if rng.random() < 0.4:
@@ -274,7 +275,7 @@ def assisted_contact(sim: ChunkSim, prob: Problem, channel: str, attempt: int, t
             row["contact_city"] = p.city
     else:
         row["wechat"] = p.wechat
-    sim.b["interactions"].add(**row)
+    sim.b["interactions"].rows.append(row)
     sim.record("interactions", source, sid, p)
     base_ts = t if channel in ("email", "social") else answered
     messages, truth_messages = sim.b["messages"].tuples, sim.b["truth:messages"].tuples

@@ -34,7 +34,7 @@ MOOD_BASE = {"billing": -0.5, "delivery": -0.5, "technical": -0.4, "account_acce
 CHANNEL_LOGIT = {"phone": 0.25, "chat": 0.0, "email": -0.2, "social": -0.4}
 TALK_MEAN_S = {"billing": 330, "delivery": 260, "technical": 420, "account_access": 240,
                "product_enquiry": 200, "cancellation": 300, "complaint": 480, "refund": 320}
-SURVEY_BIAS = {1: 1.8, 2: 1.2, 3: 0.7, 4: 0.8, 5: 1.5}
+_GAPS_DAYS = (0.5, 1.0, 1.5, 2.5)
 
 
 def _logit(p: float) -> float:
@@ -209,7 +209,7 @@ class ChunkSim:
                     0.05 if p.tier == "vip" else 0.0):
                 gave_up = True
                 break
-            gap = 2_400.0 if not result.answered else rng.choice((0.5, 1.0, 1.5, 2.5)) * DAY
+            gap = 2_400.0 if not result.answered else _GAPS_DAYS[int(rng.random() * 4)] * DAY
             t = self.next_time(t, gap)
         from cxlens.synth.contacts import close_case
 
@@ -248,12 +248,14 @@ class ChunkSim:
         rng = self.rng
         session = self.next_id("ws")
         anonymous_device = rng.random() < 0.12  # a shared or new computer: no known cookie
-        device = f"anon-{session}" if anonymous_device else rng.choice(p.devices)
+        device = f"anon-{session}" if anonymous_device else p.devices[
+            int(rng.random() * len(p.devices))]
         account = pp.write_account(rng, p.account) if rng.random() < 0.5 else None
         n = rng.randint(2, 7)
         events, records, pid = self.b["web_events"].tuples, self.records, p.person_id
         for k in range(n):
-            page = rng.choice(pages) if reason else rng.choice(vocab.BROWSE_PAGES)
+            options = pages if reason else vocab.BROWSE_PAGES
+            page = options[int(rng.random() * len(options))]
             event = "page_view" if k else "landing"
             if account and k == 1:
                 event = "login"

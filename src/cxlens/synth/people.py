@@ -7,6 +7,7 @@ except household landlines, which 2–3 persons of one household share.
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -73,14 +74,19 @@ class Person:
     crm_ids: list[str] = field(default_factory=list)
 
 
-def _weighted(rng: random.Random, items: tuple, weights: list[float]) -> tuple:
-    return rng.choices(items, weights=weights, k=1)[0]
+def _weighted(rng: random.Random, items: tuple, cum_weights: list[float]) -> tuple:
+    return rng.choices(items, cum_weights=cum_weights, k=1)[0]
 
 
-_SURNAME_W = [w for _, w in vocab.ZH_SURNAMES]
-_CITY_W = [c[4] for c in vocab.CITIES]
-_DOM_ZH_W = [w for _, w in vocab.EMAIL_DOMAINS_ZH]
-_DOM_EN_W = [w for _, w in vocab.EMAIL_DOMAINS_EN]
+def _cumulative(weights: list[float]) -> list[float]:
+    return list(itertools.accumulate(weights))
+
+
+_SURNAMES = tuple(s for s, _ in vocab.ZH_SURNAMES)
+_SURNAME_W = _cumulative([w for _, w in vocab.ZH_SURNAMES])
+_CITY_W = _cumulative([c[4] for c in vocab.CITIES])
+_DOM_ZH_W = _cumulative([w for _, w in vocab.EMAIL_DOMAINS_ZH])
+_DOM_EN_W = _cumulative([w for _, w in vocab.EMAIL_DOMAINS_EN])
 
 
 def make_people(config: SynthConfig, chunk: int, rng: random.Random) -> list[Person]:
@@ -93,7 +99,7 @@ def make_people(config: SynthConfig, chunk: int, rng: random.Random) -> list[Per
         lang = "en" if rng.random() < config.en_share else "zh"
         gender = "F" if rng.random() < 0.5 else "M"
         if lang == "zh":
-            surname = _weighted(rng, tuple(s for s, _ in vocab.ZH_SURNAMES), _SURNAME_W)
+            surname = _weighted(rng, _SURNAMES, _SURNAME_W)
             given = rng.choice(vocab.ZH_GIVEN_FEMALE if gender == "F" else vocab.ZH_GIVEN_MALE)
             name = surname + given
         else:
