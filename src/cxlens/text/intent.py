@@ -119,36 +119,34 @@ class KeywordRules:
 
     def __init__(self, taxonomy: Taxonomy) -> None:
         self.taxonomy = taxonomy
-        self._patterns: dict[str, re.Pattern[str]] = {}
+        # One alternation over every keyword (longest first) scanned once per text; each
+        # keyword maps to the codes that list it.
+        self._codes: dict[str, list[str]] = {}
         for code, reason in taxonomy.reasons.items():
-            if not reason.keywords:
-                continue
-            alts = sorted({k.lower() for k in reason.keywords}, key=len, reverse=True)
-            body = "|".join(rf"\b{re.escape(k)}\b" if k.isascii() else re.escape(k) for k in alts)
-            self._patterns[code] = re.compile(body)
+            for k in reason.keywords:
+                self._codes.setdefault(k.lower(), []).append(code)
+        alts = sorted(self._codes, key=len, reverse=True)
+        body = "|".join(
+            rf"(?<![a-z0-9]){re.escape(k)}(?![a-z0-9])" if k.isascii() else re.escape(k)
+            for k in alts
+        )
+        self._pattern = re.compile(body) if body else None
+        self._order = {c: i for i, c in enumerate(taxonomy.top)}
 
     def predict(self, text: str | None) -> Prediction:
-        if not text:
+        if not text or self._pattern is None:
             return Prediction(OTHER, 0.0)
-        low = text[:MAX_CHARS].lower()
-        hits = {
-            code: len(pattern.findall(low))
-            for code, pattern in self._patterns.items()
-            if self.taxonomy.reasons[code].parent is None
-        }
-        hits = {c: h for c, h in hits.items() if h}
+        counts: dict[str, int] = {}
+        for match in self._pattern.finditer(text[:MAX_CHARS].lower()):
+            for code in self._codes[match.group()]:
+                counts[code] = counts.get(code, 0) + 1
+        hits = {c: n for c, n in counts.items() if self.taxonomy.reasons[c].parent is None}
         if not hits:
             return Prediction(OTHER, 0.0)
-        order = {c: i for i, c in enumerate(self.taxonomy.top)}
-        best = max(hits, key=lambda c: (hits[c], -order[c]))
+        best = max(hits, key=lambda c: (hits[c], -self._order[c]))
         confidence = hits[best] / (sum(hits.values()) + 0.5)
-        sub = None
-        sub_hits = 0
-        for code, reason in self.taxonomy.reasons.items():
-            if reason.parent == best and code in self._patterns:
-                n = len(self._patterns[code].findall(low))
-                if n > sub_hits:
-                    sub, sub_hits = code, n
+        subs = {c: n for c, n in counts.items() if self.taxonomy.reasons[c].parent == best}
+        sub = max(subs, key=lambda c: subs[c]) if subs else None
         return Prediction(best, round(confidence, 4), sub, "rules")
 
     def predict_many(self, texts: Sequence[str | None]) -> list[Prediction]:
