@@ -62,6 +62,9 @@ class IdentitySettings(_Section):
     # or switchboard value: it never merges records by itself
     max_accounts_per_identifier: int = 1
     household_types: list[str] = Field(default_factory=lambda: ["phone", "email"])
+    # values that may attach orphan records to one customer but never bridge two customers
+    # who are already identified by something stronger (a landline shared by a family)
+    weak_types: list[str] = Field(default_factory=lambda: ["phone"])
     # a value on more records than this is junk (a default filled in by a form): ignored
     max_records_per_value: int = 20_000
     # written in any form; normalised like the identifiers. Agents' phones are added to them.

@@ -99,6 +99,7 @@ DERIVED: Final[dict[str, dict[str, str]]] = {
     # scratch tables of the identity stage (node ids, graph edges, label-propagation rounds)
     "identity_nodes": {"node_id": I, "record_table": S, **_RECORD},
     "identity_edges": {"node_id": I, "edge": S, "kind": S},
+    "identity_edges_all": {"node_id": I, "edge": S, "kind": S},
     "identity_labels_a": {"node_id": I, "label": I},
     "identity_labels_b": {"node_id": I, "label": I},
     "identity_keys": {"node_id": I, "customer_key": S, "method": S, "updated_at": T},

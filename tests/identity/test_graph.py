@@ -96,7 +96,7 @@ def test_absurdly_common_value_is_ignored(make_workspace):
 def test_components_match_networkx_on_random_graphs(make_workspace):
     nx = pytest.importorskip("networkx")
     rng = random.Random(11)
-    ws = _configure(make_workspace(), max_accounts_per_identifier=10_000)
+    ws = _configure(make_workspace(), max_accounts_per_identifier=10_000, weak_types=[])
     n = 400
     rows = {"source": [], "source_id": [], "phone": [], "email": []}
     for i in range(n):
@@ -168,3 +168,19 @@ def test_blocked_values_normalise_every_written_form():
     assert "+864008208820" in graph.blocked_values(["400-820-8820"], "CN", None)
     hashed = graph.blocked_values(["400-820-8820"], "CN", lambda v: "h:" + v)
     assert "h:+864008208820" in hashed
+
+
+def test_shared_landline_never_bridges_two_identified_customers(make_workspace):
+    ws = _configure(make_workspace(), max_accounts_per_identifier=10)  # only the weak rule left
+    store_records(ws, "parties", pa.table({
+        "source": ["crm", "crm", "crm"], "source_id": ["X", "Y", "Z"],
+        "account": ["A-7", "A-8", "A-7"], "phone": ["021-5555-0101", "021-5555-0101", None]}))
+    store_records(ws, "interactions", pa.table({
+        "source": ["pbx"], "source_id": ["k1"], "phone": ["13711112222"]}))
+    store_records(ws, "orders", pa.table({
+        "source": ["shop"], "source_id": ["o9"], "account": ["A-7"], "phone": ["13711112222"]}))
+    stage.full_run(ws)
+    key = {r[2]: k for k, recs in _clusters(ws).items() for r in recs}
+    assert key["X"] != key["Y"]  # the landline touches two anchored customers: not merged
+    assert key["X"] == key["Z"]  # same account
+    assert key["k1"] == key["X"]  # a mobile on one anchored customer attaches the orphan call

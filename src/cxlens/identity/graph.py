@@ -146,17 +146,42 @@ def excluded_counts(ids: ir.Table, nodes: ir.Table, rules: EdgeRules) -> dict[st
     return {"values": int(total.execute()), "active_values": int(active)}
 
 
-def components(wh: Warehouse, max_iterations: int) -> tuple[str, int]:
+def anchored_weak_edges(wh: Warehouse, labels: str, weak_types: list[str]) -> ir.Table:
+    """Weak memberships (phones) whose value touches at most one *anchored* component.
+
+    After a first pass over the strong edges, a component is anchored when one of its records
+    carries a personal identifier (account, e-mail, device, social; not an order number). A phone found in two anchored
+    components is a shared line (household, office) and never merges them; a phone found in
+    one joins the orphan records that carry it (calls, anonymous orders) to that component.
+    """
+    edges = wh.table("identity_edges_all")
+    lab = wh.table(labels)
+    # an order number names an order, not a person: it does not anchor a customer
+    personal = edges.filter(~edges.kind.isin([*weak_types, "order"]))
+    strong_nodes = personal.select("node_id").distinct()
+    anchors = lab.semi_join(strong_nodes, "node_id").select("label").distinct()
+    weak = edges.filter(edges.kind.isin(weak_types))
+    seen = weak.join(lab, "node_id").semi_join(anchors, "label")
+    per_value = seen.group_by("edge").aggregate(anchors=seen.label.nunique())
+    shared = per_value.filter(per_value.anchors > 1).select("edge")
+    return weak.anti_join(shared, "edge").select("node_id", "edge", "kind")
+
+
+def components(wh: Warehouse, max_iterations: int, start: str | None = None) -> tuple[str, int]:
     """Label ``identity_nodes`` by connected component over ``identity_edges``.
 
     Returns the scratch table holding the final (node_id, label) rows — label = the smallest
     node_id of the component — and the number of rounds run.
     """
-    nodes = wh.table("identity_nodes")
-    wh.replace(LABELS[0], nodes.select("node_id", label=nodes.node_id))
-    previous = _label_sum(wh, LABELS[0])
+    first = 0
+    if start is None:
+        nodes = wh.table("identity_nodes")
+        wh.replace(LABELS[0], nodes.select("node_id", label=nodes.node_id))
+    else:  # continue from an earlier labelling of a sub-graph (labels stay valid, only drop)
+        first = LABELS.index(start)
+    previous = _label_sum(wh, LABELS[first])
     for round_ in range(1, max_iterations + 1):
-        src, dst = LABELS[(round_ - 1) % 2], LABELS[round_ % 2]
+        src, dst = LABELS[(round_ - 1 + first) % 2], LABELS[(round_ + first) % 2]
         wh.replace(dst, propagate(wh.table(src), wh.table("identity_edges")))
         current = _label_sum(wh, dst)
         if current == previous:

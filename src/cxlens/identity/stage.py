@@ -46,21 +46,31 @@ def run(ws: Workspace, mode: Mode = "auto") -> dict[str, Any]:
 
 def full_run(ws: Workspace) -> dict[str, Any]:
     """Recompute the whole graph (keys stay stable; merges and splits are logged)."""
+    import ibis
+
     wh = ws.warehouse
     t0 = time.perf_counter()
     now = datetime.now(UTC).replace(tzinfo=None)
     wh.replace("identity_nodes", graph.numbered(graph.records(wh)))
     rules = edge_rules(ws)
-    wh.replace("identity_edges",
+    settings = ws.settings.identity
+    wh.replace("identity_edges_all",
                graph.memberships(wh.table("identifiers"), wh.table("identity_nodes"), rules))
     matches = 0
-    if ws.settings.identity.splink:
+    if settings.splink:
         from cxlens.identity import fuzzy
 
         matches = fuzzy.add_matches(ws, now)
-    labels, rounds = graph.components(wh, ws.settings.identity.max_iterations)
+    # pass 1: strong edges only; pass 2: plus the weak values that touch one anchored customer
+    edges_all = wh.table("identity_edges_all")
+    strong = edges_all.filter(~edges_all.kind.isin(settings.weak_types))
+    wh.replace("identity_edges", strong)
+    labels, rounds = graph.components(wh, settings.max_iterations)
+    weak = graph.anchored_weak_edges(wh, labels, settings.weak_types)
+    wh.replace("identity_edges", ibis.union(strong, weak))
+    labels, more = graph.components(wh, settings.max_iterations, start=labels)
     return _write_keys(ws, labels, now, {
-        "mode": "full", "rounds": rounds, "fuzzy_matches": matches,
+        "mode": "full", "rounds": rounds + more, "fuzzy_matches": matches,
         "seconds_graph": round(time.perf_counter() - t0, 2),
     })
 
