@@ -10,6 +10,7 @@ from cxlens.wfm.forecast import BASELINE, forecast
 from cxlens.wfm.history import estimate_patience, load_history
 
 
+@pytest.mark.slow  # PySpark session start dominates
 def test_history_counts_and_local_time_on_each_engine(make_workspace, engine, make_history):
     ws = make_workspace(engine)
     frame = make_history(ws, days=3, queues=("billing",), channels=("phone", "email"),

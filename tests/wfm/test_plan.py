@@ -163,3 +163,14 @@ def test_cli_plan_and_forecast_on_a_workspace(monkeypatch, capsys, history_ws):
     assert all(row["beats_baseline"] for row in doc["backtest"] if row["chosen"])
     code, out, err = _cli(monkeypatch, capsys, "staff", "--workspace", path, "--queue", "nope")
     assert code == 1 and "no inbound contacts for queue 'nope'" in err
+
+
+def test_queue_with_short_history_is_left_out_and_reported(make_workspace, make_history):
+    ws = make_workspace("duckdb", name="mixed")
+    make_history(ws, days=21, queues=("billing",), daily_calls=200)
+    make_history(ws, days=4, queues=("new",), daily_calls=50, start="2026-06-18", seed=9)
+    plan = wfm.staffing_plan(ws, interval=60, days=3)
+    assert set(plan["queue"]) == {"billing"}  # nothing invented for the new queue
+    assert [s["queue"] for s in plan.attrs["skipped"]] == ["new"]
+    assert "only 4 days of history" in plan.attrs["skipped"][0]["reason"]
+    assert len(plan) == 3 * 24

@@ -201,6 +201,7 @@ def staff_cmd(
                              patience=patience, queue=queue)
         minutes = interval or ws.settings.wfm.interval_minutes
         answer_s = float((target or f"0/{ws.settings.wfm.service_level_seconds}").split("/")[1])
+    skipped = plan.attrs.get("skipped", [])
     if simulate:
         from cxlens.wfm.simulate import simulate_plan
 
@@ -208,9 +209,11 @@ def staff_cmd(
     if csv:
         _write_csv(plan)
     elif json_:
-        emit_json({"plan": _records(plan), "summary": _summary(plan)})
+        emit_json({"plan": _records(plan), "summary": _summary(plan), "skipped": skipped})
     else:
         _print_plan(plan, full)
+        for item in skipped:
+            console.print(f"not planned {item['queue']}/{item['channel']}: {item['reason']}")
 
 
 def _summary(plan: pd.DataFrame) -> list[dict[str, Any]]:

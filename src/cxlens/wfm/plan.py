@@ -124,7 +124,8 @@ def staffing_plan(
     chosen_model = model or s.staffing_model
     if chosen_model not in ("erlang_c", "erlang_a"):
         raise InputError(f"unknown staffing model {chosen_model!r}", "use erlang_c or erlang_a")
-    fc = cached_forecast(ws, days, minutes, queue).forecast.copy()
+    result = cached_forecast(ws, days, minutes, queue)
+    fc = result.forecast.copy()
     fixed = patience if patience is not None else (s.patience_s or None)
     estimated = _patience_by_queue(ws, patience)
     fc["patience_s"] = fixed if fixed else fc["queue"].map(estimated)
@@ -166,7 +167,11 @@ def staffing_plan(
     out = fc[cols].copy()
     for col in ("agents", "scheduled_agents"):
         out[col] = out[col].astype("int64")
-    return out.reset_index(drop=True)
+    out = out.reset_index(drop=True)
+    # series left out (too little history) travel with the frame for the CLI and the UI
+    out.attrs["skipped"] = list(result.skipped)
+    out.attrs["history_end"] = str(result.history_end)
+    return out
 
 
 def _mark_peaks(fc: pd.DataFrame) -> pd.DataFrame:
