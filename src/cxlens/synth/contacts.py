@@ -206,6 +206,8 @@ def assisted_contact(sim: ChunkSim, prob: Problem, channel: str, attempt: int, t
         product_i = order[2]
     else:
         product_i = rng.randrange(len(vocab.PRODUCTS))
+    if prob.reason == "technical" and product_i not in vocab.DEVICES:
+        product_i = vocab.DEVICES[int(rng.random() * len(vocab.DEVICES))]
     zh_name, en_name, price = vocab.PRODUCTS[product_i]
     conv = tx.conversation(
         rng, lang=p.language, channel=channel, reason=prob.reason, mood=mood,

@@ -143,7 +143,9 @@ def conversation(
     else:
         if channel == "chat" and rng.random() < 0.6:
             turns.append(("bot", pick(tp.BOT_GREETING[lang]), 0))
-            turns.append(("customer", _fill(statement, values).strip(), sentiment_start))
+            short = _fill(statement, values).strip().rstrip("，,")
+            turns.append(("customer", short + ("。" if lang == "zh" and short[-1] not in "？！"
+                                               else ""), sentiment_start))
             turns.append(("bot", pick(tp.BOT_HANDOVER[lang]), 0))
         if "greeting" not in broke:
             turns.append(("agent", _fill(pick(tp.GREETING[lang]), values), 0))

@@ -107,6 +107,10 @@ PRODUCTS: Final = (
     ("会员年卡", "annual membership", 198.0), ("宽带套餐", "broadband plan", 1200.0),
 )
 
+# products that can have a technical fault (indices into PRODUCTS)
+DEVICES: Final = tuple(i for i, p in enumerate(PRODUCTS)
+                       if p[0] not in ("手机壳", "会员年卡", "充电宝"))
+
 # queue → (team skills, share of headcount)
 QUEUES: Final = {
     "general_zh": ("zh,general", 0.40),
