@@ -145,8 +145,7 @@ def pandas_frames(ws: Any) -> dict[str, Any]:
     for name, sql in {
         "i": f"SELECT {cols} FROM interactions",
         "s": "SELECT interaction_ref, sent_at, responded_at, csat, nps, ces FROM surveys",
-        "m": "SELECT source_id, customer_key FROM identity_map",
-        "j": "SELECT interaction_id, started_at, kind, first_assisted, repeat_any, "
+        "j": "SELECT interaction_id, customer_key, started_at, kind, first_assisted, repeat_any, "
              "repeat_channel, followed_by_assisted, offered, resolved FROM journey_contacts",
     }.items():
         out[name] = con.execute(sql).to_arrow_table().to_pandas(strings_to_categorical=True)
@@ -199,11 +198,6 @@ def pandas_overview(f: dict[str, Any], lo: datetime, mid: datetime, hi: datetime
     put("aht", handled & assisted & handle.notna(), handle)
     put("transfer_rate", handled & assisted, (i.transfers.fillna(0) > 0).astype(int), scale=100)
     put("complaint_rate", offered, (i.reason == "complaint").astype(int), scale=100)
-    cust = i[["interaction_id"]].assign(source_id=i.interaction_id.str.slice(2))
-    keys = cust.merge(f["m"], on="source_id", how="left").customer_key
-    keys.index = i.index
-    put("contacts_per_customer", offered & keys.notna(), one, "per_customer",
-        den_values=keys)
     s = f["s"].merge(i[["interaction_id", "started_at"]], left_on="interaction_ref",
                      right_on="interaction_id", how="inner")
     s_cur = s.started_at >= mid
@@ -221,6 +215,9 @@ def pandas_overview(f: dict[str, Any], lo: datetime, mid: datetime, hi: datetime
     put("fcr_channel", (j.kind == "assisted") & res.notna(),
         (res.fillna(False) & ~j.repeat_channel).astype(int), scale=100, period=j_cur)
     put("repeat_rate", j.offered, j.repeat_any.astype(int), scale=100, period=j_cur)
+    linked = j.offered & ~j.customer_key.astype(str).str.startswith("u:")
+    put("contacts_per_customer", linked, one, "per_customer", period=j_cur,
+        den_values=j.customer_key)
     put("self_service_containment", j.kind.isin(["self_service", "web_session"]),
         (~j.followed_by_assisted).astype(int), scale=100, period=j_cur)
     return out

@@ -173,13 +173,13 @@ _LIST: tuple[Kpi, ...] = (
         "Offered contacts whose reason is a complaint", "offered contacts", _SELF,
         lambda t, m: t.offered, lambda t, m: _flag(t.complaint), scale=100,
         higher_is_better=False),
+    # Read from journey touches: they carry the customer key already (no identity_map join).
     Kpi("contacts_per_customer", "Contacts per customer", "人均联络次数", "contacts/customer",
-        "contacts", "Offered contacts of identified customers",
+        "touches", "Offered contacts of identified customers",
         "distinct identified customers who made them",
         "contacts not linked to a customer; " + _SELF,
-        lambda t, m: t.offered & t.customer_key.notnull(), _one, kind="per_customer",
-        needs=("interactions", "identity_map"), extra=frozenset({"customer"}),
-        higher_is_better=False),
+        lambda t, m: t.offered & ~t.customer_key.fill_null("u:").startswith("u:"), _one,
+        kind="per_customer", needs=("journey_contacts",), higher_is_better=False),
     Kpi("self_service_containment", "Self-service containment", "自助服务解决率", "%",
         "touches",
         "Self-service touches (IVR/app without an agent, help-page web sessions) NOT followed "
