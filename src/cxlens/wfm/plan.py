@@ -103,7 +103,8 @@ def staffing_plan(
 
     Returns one row per queue x channel x interval: calls, aht_s, erlangs, agents,
     scheduled_agents, service_level, asa_s, occupancy, wait_probability, abandon_rate, model,
-    peak (agents in the top 10% of that queue's plan), daily_peak (busiest interval of the day).
+    peak (offered load in the top 10% of that queue's horizon), daily_peak (the intervals
+    needing the day's most agents).
 
     >>> plan = staffing_plan(ws, target="80/20", interval=30, days=7)   # doctest: +SKIP
     >>> plan[plan.peak][["queue", "interval_start", "agents"]]        # doctest: +SKIP
@@ -175,10 +176,11 @@ def staffing_plan(
 
 
 def _mark_peaks(fc: pd.DataFrame) -> pd.DataFrame:
+    # ranked by offered load (continuous) rather than agents (small integers tie a lot)
     keys = [fc["queue"], fc["channel"]]
-    busy = fc["agents"].where(fc["agents"] > 0)
+    busy = fc["erlangs"].where(fc["agents"] > 0)
     threshold = busy.groupby(keys).transform(lambda v: v.quantile(PEAK_QUANTILE))
-    fc["peak"] = (fc["agents"] >= threshold) & (fc["agents"] > 0)
+    fc["peak"] = (fc["erlangs"] >= threshold) & (fc["agents"] > 0)
     day = fc["interval_start"].dt.normalize()
     day_max = fc.groupby([fc["queue"], fc["channel"], day])["agents"].transform("max")
     fc["daily_peak"] = (fc["agents"] == day_max) & (fc["agents"] > 0)
