@@ -7,7 +7,6 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
-from conftest import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -36,7 +35,7 @@ def login(page, username: str = "demo", password: str = "demo") -> None:
     page.wait_for_load_state("load")
 
 
-def test_unauthenticated_requests_are_refused(page, live_server):
+def test_unauthenticated_requests_are_refused(page, live_server, screenshot):
     page.goto("/journeys")
     assert "/login" in page.url  # a browser is sent to the log-in form
     assert page.locator("input[name=password]").count() == 1
@@ -53,7 +52,7 @@ def test_wrong_password_is_refused(page):
 
 
 @pytest.mark.parametrize("name", list(PAGES))
-def test_every_page_renders_charts_with_data(page, name):
+def test_every_page_renders_charts_with_data(page, name, screenshot):
     login(page)
     path, expected = PAGES[name]
     response = page.goto(path + ("&" if "?" in path else "?") + "lang=en")
@@ -67,7 +66,7 @@ def test_every_page_renders_charts_with_data(page, name):
     screenshot(page, name)
 
 
-def test_customer_360_by_any_written_form(page, an_identifier):
+def test_customer_360_by_any_written_form(page, an_identifier, screenshot):
     login(page)
     page.goto("/customers?lang=en")
     page.fill("#customer-search input[name=q]", an_identifier)
@@ -81,7 +80,7 @@ def test_customer_360_by_any_written_form(page, an_identifier):
     assert page.locator("#customer-message").count() == 1
 
 
-def test_language_switch(page):
+def test_language_switch(page, screenshot):
     login(page)
     page.goto("/?lang=en")
     assert page.locator("nav a[data-nav=journeys]").inner_text() == "Journeys"
@@ -96,7 +95,7 @@ def test_language_switch(page):
     screenshot(page, "journeys-zh")
 
 
-def test_kpi_tile_drills_down_to_contacts(page):
+def test_kpi_tile_drills_down_to_contacts(page, screenshot):
     login(page)
     page.goto("/?lang=en")
     tile = page.locator(".tile[data-kpi=handled]")

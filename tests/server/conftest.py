@@ -50,11 +50,22 @@ def keys(user_ws) -> dict[str, str]:
     return user_ws[1]
 
 
-def login(client: TestClient, username: str, password: str = PASSWORD) -> None:
-    r = client.post(
-        "/login", data={"username": username, "password": password}, follow_redirects=False
-    )
-    assert r.status_code == 303, r.text
+@pytest.fixture
+def login():
+    """``login(client, username)`` posts the log-in form and checks the redirect."""
+
+    def _login(client: TestClient, username: str, password: str = PASSWORD) -> None:
+        r = client.post(
+            "/login", data={"username": username, "password": password}, follow_redirects=False
+        )
+        assert r.status_code == 303, r.text
+
+    return _login
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
 
 
 @pytest.fixture(scope="session")

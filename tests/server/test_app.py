@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import PASSWORD, login
 
 OPEN = {"/health", "/login", "/static"}
 HTML = {"accept": "text/html"}
@@ -42,12 +41,12 @@ def test_every_route_but_health_needs_a_credential(app, client):
     assert client.get("/health").json()["status"] == "ok"
 
 
-def test_browser_is_sent_to_login_and_back(client):
+def test_browser_is_sent_to_login_and_back(client, password):
     r = client.get("/journeys?channel=chat", headers=HTML, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
     r = client.post(
         "/login",
-        data={"username": "analyst1", "password": PASSWORD, "next": "/journeys?channel=chat"},
+        data={"username": "analyst1", "password": password, "next": "/journeys?channel=chat"},
         follow_redirects=False,
     )
     assert r.status_code == 303 and r.headers["location"] == "/journeys?channel=chat"
@@ -56,19 +55,19 @@ def test_browser_is_sent_to_login_and_back(client):
     assert client.get("/journeys", headers=HTML).status_code == 200
 
 
-def test_login_rejects_and_locks_out(client):
+def test_login_rejects_and_locks_out(client, password):
     for _ in range(5):
         r = client.post("/login", data={"username": "analyst1", "password": "wrong"}, headers=HTML)
         assert r.status_code == 401
-    r = client.post("/login", data={"username": "analyst1", "password": PASSWORD}, headers=HTML)
+    r = client.post("/login", data={"username": "analyst1", "password": password}, headers=HTML)
     assert r.status_code == 429
     assert client.get("/api/v1/whoami").status_code == 401
 
 
-def test_open_redirect_is_refused(client):
+def test_open_redirect_is_refused(client, password):
     r = client.post(
         "/login",
-        data={"username": "admin1", "password": PASSWORD, "next": "//evil.example/x"},
+        data={"username": "admin1", "password": password, "next": "//evil.example/x"},
         follow_redirects=False,
     )
     assert r.headers["location"] == "/"
@@ -103,7 +102,7 @@ def test_roles(client, keys, role, path, status):
         assert "permission" in r.json()["hint"]
 
 
-def test_agent_lands_on_customers(client):
+def test_agent_lands_on_customers(client, login):
     login(client, "agent1")
     r = client.get("/", headers=HTML, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/customers"
@@ -145,7 +144,7 @@ def test_bad_form_payload_is_422_not_500(client):
     assert 400 <= r.status_code < 500
 
 
-def test_language_switch_sets_cookie(client):
+def test_language_switch_sets_cookie(client, login):
     login(client, "analyst1")
     zh = client.get("/journeys?lang=zh", headers=HTML)
     assert "客户旅程" in zh.text and zh.cookies.get("cxlens_lang") == "zh"
@@ -164,7 +163,7 @@ def test_docs_and_openapi_need_login_and_work_offline(client, keys):
     assert client.get("/static/echarts.min.js").status_code == 200
 
 
-def test_empty_workspace_pages_say_no_data(client):
+def test_empty_workspace_pages_say_no_data(client, login):
     login(client, "admin1")
     for path in ("/", "/journeys", "/agents", "/workforce", "/quality"):
         r = client.get(path, headers=HTML)
@@ -173,7 +172,7 @@ def test_empty_workspace_pages_say_no_data(client):
     assert "data-nodata" in client.get("/journeys", headers=HTML).text
 
 
-def test_unknown_customer_is_a_clear_404(client, keys):
+def test_unknown_customer_is_a_clear_404(client, keys, login):
     r = client.get("/api/v1/customers/%2B8613800000000", headers={"X-API-Key": keys["agent"]})
     assert r.status_code == 404 and r.json()["error"]
     login(client, "agent1")

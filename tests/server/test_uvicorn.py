@@ -7,7 +7,6 @@ import threading
 import time
 
 import httpx
-from conftest import PASSWORD
 
 
 def _free_port() -> int:
@@ -16,7 +15,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_real_server(user_ws, keys):
+def test_real_server(user_ws, keys, password):
     import uvicorn
 
     from cxlens.server import create_app
@@ -39,7 +38,7 @@ def test_real_server(user_ws, keys):
         r = httpx.get(f"{base}/api/v1/whoami", headers={"Authorization": f"Bearer {keys['agent']}"})
         assert r.json()["role"] == "agent"
         with httpx.Client(base_url=base) as browser:
-            r = browser.post("/login", data={"username": "analyst1", "password": PASSWORD})
+            r = browser.post("/login", data={"username": "analyst1", "password": password})
             assert r.status_code == 303
             r = browser.get("/api/v1/whoami")
             assert r.json() == {
