@@ -107,3 +107,22 @@ def test_holiday_in_history_is_learned_and_applied(make_workspace, make_history)
     assert fc.loc[fc["holiday"], "interval_start"].dt.date.astype(str).unique().tolist() == [
         "2026-07-01"]
     assert result.backtest.empty
+
+
+def test_history_follows_daylight_saving_time(make_workspace):
+    ws = make_workspace("duckdb", name="london", timezone="Europe/London")
+    # clocks go forward at 01:00 UTC on 2026-03-29: 00:30 UTC is 00:30 GMT, 01:30 UTC 02:30 BST
+    rows = pd.DataFrame({
+        "source": "t", "source_id": ["a", "b", "c"], "interaction_id": ["t:a", "t:b", "t:c"],
+        "channel": "phone", "direction": "inbound", "queue": "q",
+        "started_at": pd.to_datetime(["2026-03-29 00:30", "2026-03-29 01:30",
+                                      "2026-03-29 13:10"]),
+        "wait_s": 5.0, "abandoned": False, "talk_s": 100.0,
+    })
+    ws.warehouse.append("interactions", rows)
+    hist = load_history(ws, 30)
+    got = hist[hist["calls"] > 0].set_index("interval_start")["calls"]
+    assert got.to_dict() == {pd.Timestamp("2026-03-29 00:30"): 1,
+                             pd.Timestamp("2026-03-29 02:30"): 1,
+                             pd.Timestamp("2026-03-29 14:00"): 1}
+    assert (hist["handle_s"].sum(), hist["wait_s"].sum()) == (300.0, 15.0)

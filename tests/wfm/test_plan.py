@@ -122,6 +122,11 @@ def test_cli_calculator_published_example(monkeypatch, capsys):
     doc = json.loads(out)
     assert doc["model"] == "erlang_a" and 0 < doc["abandon_rate"] < 0.1
     assert doc["agents"] < 14
+    code, out, _ = _cli(monkeypatch, capsys, "staff", "--calls", "100", "--aht", "180",
+                        "--blocking", "0.01", "--json")
+    doc = json.loads(out)
+    # lines carry talk and queue time: (180 + 7.84) s x 100 / 1800 s = 10.4 erlangs -> 18 lines
+    assert doc["trunks"] == 18 and doc["blocking_target"] == 0.01
 
 
 def test_cli_unstable_staff_is_reported_not_crashed(monkeypatch, capsys):
