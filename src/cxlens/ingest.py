@@ -38,7 +38,7 @@ from cxlens.connectors.base import Batch, ReadOptions
 from cxlens.errors import CxlensError, InputError
 from cxlens.workspace import Workspace
 
-WRITE_ROWS = 250_000
+WRITE_ROWS = 500_000
 # The whole file is one DuckDB transaction; capping DuckDB's memory makes it spill the
 # uncommitted rows to its temp folder instead of holding them, so RSS stays bounded.
 DUCKDB_MEMORY_LIMIT = "1GB"
