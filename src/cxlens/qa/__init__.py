@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from cxlens.qa.cards import interaction_detail, scorecards
     from cxlens.qa.engine import CallContext, Inspector, Turn
     from cxlens.qa.rules import load_rules
-    from cxlens.qa.cards import interaction_detail, scorecards
 
 __all__ = ["CallContext", "Inspector", "Turn", "interaction_detail", "load_rules", "scorecards"]
 

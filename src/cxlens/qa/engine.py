@@ -6,12 +6,14 @@ possibly-agent *and* possibly-customer, so a mono transcript is still inspected.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from cxlens.qa.rules import Evidence, Rule, RuleBook, matcher, normalise
+
 
 @dataclass
 class Turn:
@@ -76,6 +78,8 @@ class Inspector:
         self.long_silence_s = long_silence_s
         self.negative_sentiment = negative_sentiment
         self.negative = matcher(tuple(book.negative_lexicon.all()))
+        # compiled once per rule: hashing a phrase tuple per call cost more than the search
+        self.patterns = {r.id: matcher(tuple(r.phrases.all())) for r in book.rules}
 
     def inspect(self, turns: Sequence[Turn], context: CallContext | None = None) -> InspectionResult:
         context = context or CallContext()
@@ -122,7 +126,8 @@ class Inspector:
             window = own[: rule.within_turns]
         elif rule.position == "end":
             window = own[-rule.within_turns:]
-        found = _first_match(rule, window, texts, rule.position, rule.within_chars)
+        found = _first_match(self.patterns[rule.id], window, texts, rule.position,
+                             rule.within_chars)
         if found is None:
             where = {"start": f"the first {rule.within_turns} {rule.speaker} turns",
                      "end": f"the last {rule.within_turns} {rule.speaker} turns",
@@ -135,7 +140,7 @@ class Inspector:
         if not own:
             return RuleResult(rule.id, True, False, rule.weight, rule.critical,
                               {"reason": f"no {rule.speaker} turns"})
-        found = _first_match(rule, own, texts)
+        found = _first_match(self.patterns[rule.id], own, texts)
         if found is None:
             return RuleResult(rule.id, True, True, rule.weight, rule.critical)
         return RuleResult(rule.id, False, True, rule.weight, rule.critical, _evidence(found))
@@ -153,7 +158,7 @@ class Inspector:
         since = trigger.seq if trigger is not None else (customer[0].seq if customer else 0)
         cause: dict[str, Any] = (_evidence(trigger, "trigger") if trigger is not None
                                  else {"trigger_sentiment": context.sentiment})
-        found = _first_match(rule, [t for t in agent if t.seq >= since], texts)
+        found = _first_match(self.patterns[rule.id], [t for t in agent if t.seq >= since], texts)
         if found is None:
             return RuleResult(rule.id, False, True, rule.weight, rule.critical,
                               {"reason": "negative customer, no empathy phrase after it", **cause})
@@ -193,12 +198,11 @@ class Inspector:
         return RuleResult(rule.id, in_order, True, rule.weight, rule.critical, {"steps": steps})
 
 
-def _first_match(rule: Rule, turns: list[Turn], texts: dict[int, str], position: str = "any",
-                 within_chars: int | None = None) -> Evidence | None:
+def _first_match(pattern: re.Pattern[str] | None, turns: list[Turn], texts: dict[int, str],
+                 position: str = "any", within_chars: int | None = None) -> Evidence | None:
     """First phrase match in ``turns``; with ``within_chars`` it must sit near the turn's start
     (position ``start``) or end (``end``) — a greeting buried in the middle of a long e-mail
     reply is not a greeting."""
-    pattern = matcher(tuple(rule.phrases.all()))
     if pattern is None:
         return None
     for turn in turns:
