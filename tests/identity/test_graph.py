@@ -125,9 +125,9 @@ def test_keys_stay_stable_and_merges_and_splits_are_logged(make_workspace):
     before = _clusters(ws)
     key_of = {r: k for k, recs in before.items() for r in recs}
     alice, bob = key_of[("parties", "crm", "P1")], key_of[("parties", "crm", "P2")]
-    # a record carrying both Alice's and Bob's phone merges them: the older key survives
+    # a record carrying Alice's account and Bob's e-mail merges them: the older key survives
     store_records(ws, "parties", pa.table({"source": ["crm"], "source_id": ["P9"],
-                                           "phone": ["13800138000"], "email": ["bob@example.com"]}))
+                                           "account": ["A-1"], "email": ["bob@example.com"]}))
     summary = stage.full_run(ws)
     after = _clusters(ws)
     survivor = min(alice, bob)
@@ -139,10 +139,10 @@ def test_keys_stay_stable_and_merges_and_splits_are_logged(make_workspace):
         (max(alice, bob), survivor, "merge")]
     # the bridge goes away again: the merged customer splits, the bigger part keeps the key
     store_records(ws, "parties", pa.table({"source": ["crm"], "source_id": ["P9"],
-                                           "phone": [None], "email": [None]}, 
+                                           "account": [None], "email": [None]},
                                           schema=pa.schema([("source", pa.string()),
                                                             ("source_id", pa.string()),
-                                                            ("phone", pa.string()),
+                                                            ("account", pa.string()),
                                                             ("email", pa.string())])))
     summary = stage.full_run(ws)
     final = _clusters(ws)

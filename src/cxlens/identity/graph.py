@@ -98,11 +98,13 @@ class EdgeRules:
                    tuple(settings.household_types), settings.max_records_per_value)
 
 
-def memberships(ids: ir.Table, nodes: ir.Table, rules: EdgeRules) -> ir.Table:
+def memberships(ids: ir.Table, nodes: ir.Table, rules: EdgeRules,
+                all_ids: ir.Table | None = None) -> ir.Table:
     """Active (node_id, edge, kind) rows: identifiers that may merge records.
 
     ``ids`` is (a subset of) the identifiers table; every rule is a function of one value's
-    rows, so a subset holding all rows of its values gives the same answer as the full table.
+    rows (and, through ``all_ids``, the accounts on those rows' records), so a subset holding
+    all rows of its values gives the same answer as the full table.
     Dropped: values of non-person tables (agents), blocked values and agents' numbers, values
     on more than ``max_records`` records, and household values — phones/e-mails on records
     quoting more than ``max_accounts`` distinct accounts (a family landline, a shared mailbox).
@@ -127,7 +129,8 @@ def memberships(ids: ir.Table, nodes: ir.Table, rules: EdgeRules) -> ir.Table:
 
     # people behind a phone/e-mail: the distinct accounts quoted on the records carrying it
     # (records without an account say nothing either way)
-    accounts = ids.filter(ids.id_type == "account")
+    source = ids if all_ids is None else all_ids  # accounts of the records, whatever value
+    accounts = source.filter(source.id_type == "account")
     account_of = accounts.select("record_table", "source", "source_id", account=accounts.id_value)
     typed = rows.filter(rows.kind.isin(list(rules.household_types)))
     typed = typed.join(account_of, list(RECORD_KEY)).select("edge", "account")
