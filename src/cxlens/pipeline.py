@@ -41,7 +41,8 @@ class Stage:
 
 STAGES: tuple[Stage, ...] = (
     Stage("identity", "cxlens.identity.stage:run",
-          ("identifiers", "parties", "interactions"), "resolve records to customers"),
+          ("identifiers", "parties", "interactions", "orders", "web_events", "surveys",
+           "outreach", "cases"), "resolve records to customers"),
     Stage("journeys", "cxlens.journeys.stage:run",
           ("identity_map", "interactions"), "stitch contacts into episodes"),
     Stage("speech", "cxlens.speech.stage:run",
@@ -51,7 +52,8 @@ STAGES: tuple[Stage, ...] = (
     Stage("qa", "cxlens.qa.stage:run",
           ("messages", "interaction_insights"), "quality inspection"),
     Stage("profile", "cxlens.profile.stage:run",
-          ("identity_map", "journeys", "interaction_insights", "orders", "surveys"),
+          ("identity_map", "journeys", "interaction_insights", "orders", "surveys",
+           "web_events", "cases", "scores"),
           "customer 360"),
     Stage("kpis", "cxlens.metrics.rollup:run",
           ("interactions", "surveys", "journey_contacts", "interaction_insights", "identity_map",
