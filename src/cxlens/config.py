@@ -138,6 +138,7 @@ class WfmSettings(_Section):
     incident_factor: float = 1.5
     patience_s: float = 0.0
     staffing_model: Literal["erlang_c", "erlang_a"] = "erlang_c"
+    chat_concurrency: float = Field(default=1.0, ge=1.0, le=10.0)  # chats one agent handles at once
 
 
 class SecuritySettings(_Section):

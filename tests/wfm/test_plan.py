@@ -181,3 +181,16 @@ def test_queue_with_short_history_is_left_out_and_reported(make_workspace, make_
     assert [s["queue"] for s in plan.attrs["skipped"]] == ["new"]
     assert "only 4 days of history" in plan.attrs["skipped"][0]["reason"]
     assert len(plan) == 3 * 24
+
+
+def test_chat_concurrency_lowers_chat_staff(make_workspace, make_history):
+    ws = make_workspace("duckdb", name="chat")
+    make_history(ws, days=21, queues=("billing",), channels=("phone", "chat"), daily_calls=300)
+    one = wfm.staffing_plan(ws, interval=60, days=2)
+    ws.settings.wfm.chat_concurrency = 2.0
+    two = wfm.staffing_plan(ws, interval=60, days=2)
+    chat1, chat2 = (p[p["channel"] == "chat"] for p in (one, two))
+    assert chat2["agents"].sum() < chat1["agents"].sum()
+    assert chat2["aht_s"].to_numpy() == pytest.approx(chat1["aht_s"].to_numpy() / 2)
+    phone1, phone2 = (p[p["channel"] == "phone"] for p in (one, two))
+    assert list(phone1["agents"]) == list(phone2["agents"])

@@ -101,6 +101,8 @@ def staffing_plan(
             falls back to Erlang C).
         patience: mean patience in seconds, overriding the estimate.
 
+    Chat handle time is divided by ``settings.wfm.chat_concurrency`` (chats per agent at once).
+
     Returns one row per queue x channel x interval: calls, aht_s, erlangs, agents,
     scheduled_agents, service_level, asa_s, occupancy, wait_probability, abandon_rate, model,
     peak (offered load in the top 10% of that queue's horizon), daily_peak (the intervals
@@ -134,6 +136,9 @@ def staffing_plan(
     if fc["aht_s"].isna().any():
         raise InputError("no answered contacts to estimate handle time from",
                          "load interactions with talk_s / acw_s")
+    # an agent handling k chats at once is busy for AHT / k per chat
+    concurrency = np.where(fc["channel"] == "chat", s.chat_concurrency, 1.0)
+    fc["aht_s"] = fc["aht_s"] / concurrency
     calls, aht = fc["calls"].to_numpy(float), fc["aht_s"].clip(lower=1.0).to_numpy(float)
     c = staff_erlang_c(calls, aht, minutes * 60, share, seconds, max_occupancy=occ,
                        shrinkage=shrink, allow_zero=True)
