@@ -232,3 +232,14 @@ def test_no_surveys_no_insights_no_journeys_mean_no_data(make_workspace):
     assert frame.empty and "value" in frame.columns
     assert metrics.compute(bare, "nps").iloc[0]["value"] is None
     assert metrics.contacts(bare, "csat").empty
+
+
+@pytest.mark.slow
+def test_pyspark_gives_the_same_kpis(make_workspace):
+    spark = make_workspace("pyspark", name="spark")
+    metrics_fixture.load(spark)
+    tiles = {t["kpi"]: t for t in metrics.overview(spark, START, END, use_rollup=False)}
+    for name, (value, _, _) in EXPECTED.items():
+        assert tiles[name]["value"] == pytest.approx(value), name
+    days = metrics.compute(spark, "offered", grain="day", start=START, end=END)
+    assert list(days["value"]) == [7, 2, 2, 3, 1]
