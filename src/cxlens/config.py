@@ -121,6 +121,8 @@ class QASettings(_Section):
     rules_file: str = ""
     long_silence_s: float = 8.0
     negative_sentiment: float = -0.2
+    # what makes a customer "negative" for the empathy rule (measured choice: docs/qa.md)
+    empathy_trigger: Literal["lexicon", "sentiment", "either"] = "lexicon"
 
 
 class WfmSettings(_Section):

@@ -115,7 +115,8 @@ def test_empathy_must_come_after_the_complaint(qa) -> None:
     assert not _by_rule(qa.inspect(turns, CallContext(channel="phone")))["empathy"].passed
 
 
-def test_empathy_triggered_by_the_text_stage_sentiment(qa) -> None:
+def test_empathy_triggered_by_the_text_stage_sentiment() -> None:
+    qa = Inspector(load_rules(), empathy_trigger="sentiment")
     turns = _turns(("agent", "您好"), ("customer", "订单到哪了"), ("agent", "已发货。"))
     neutral = _by_rule(qa.inspect(turns, CallContext(channel="phone", sentiment=0.1)))["empathy"]
     negative = _by_rule(qa.inspect(turns, CallContext(channel="phone", sentiment=-0.7)))["empathy"]
@@ -182,3 +183,14 @@ def test_no_agent_turns_means_no_score(qa) -> None:
 def test_odd_text_never_raises(qa, text) -> None:
     result = qa.inspect(_turns(("agent", text), ("customer", text)), CallContext(channel="chat"))
     assert result.score is None or 0 <= result.score <= 100
+
+
+def test_default_trigger_ignores_the_sentiment_score(qa) -> None:
+    """docs/qa.md: the lexicon beat the text stage's sentiment_start on synth truth."""
+    turns = _turns(("agent", "您好"), ("customer", "订单到哪了"), ("agent", "已发货。"))
+    rule = _by_rule(qa.inspect(turns, CallContext(channel="phone", sentiment=-0.9)))["empathy"]
+    assert not rule.applicable
+    either = Inspector(load_rules(), empathy_trigger="either")
+    angry = _turns(("agent", "您好"), ("customer", "气死我了"), ("agent", "已发货。"))
+    assert _by_rule(either.inspect(angry, CallContext(channel="phone", sentiment=0.5)))[
+        "empathy"].applicable

@@ -73,10 +73,12 @@ class Inspector:
     """
 
     def __init__(self, book: RuleBook, long_silence_s: float = 8.0,
-                 negative_sentiment: float = -0.2) -> None:
+                 negative_sentiment: float = -0.2, empathy_trigger: str = "lexicon") -> None:
         self.book = book
         self.long_silence_s = long_silence_s
         self.negative_sentiment = negative_sentiment
+        self.use_lexicon = empathy_trigger in ("lexicon", "either")
+        self.use_sentiment = empathy_trigger in ("sentiment", "either")
         self.negative = matcher(tuple(book.negative_lexicon.all()))
         # compiled once per rule: hashing a phrase tuple per call cost more than the search
         self.patterns = {r.id: matcher(tuple(r.phrases.all())) for r in book.rules}
@@ -147,8 +149,10 @@ class Inspector:
 
     def _empathy(self, rule: Rule, agent: list[Turn], customer: list[Turn],
                  texts: dict[int, str], context: CallContext) -> RuleResult:
-        trigger = self._negative_turn(_opening(customer, agent, rule.trigger_turns), texts)
-        by_score = context.sentiment is not None and context.sentiment <= self.negative_sentiment
+        trigger = (self._negative_turn(_opening(customer, agent, rule.trigger_turns), texts)
+                   if self.use_lexicon else None)
+        by_score = (self.use_sentiment and context.sentiment is not None
+                    and context.sentiment <= self.negative_sentiment)
         if trigger is None and not by_score:
             return RuleResult(rule.id, True, False, rule.weight, rule.critical,
                               {"reason": "customer not negative"})

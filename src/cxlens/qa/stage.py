@@ -35,7 +35,8 @@ _BATCH_ROWS = 65_536
 def inspector_for(ws: Workspace) -> Inspector:
     """The inspector configured by the workspace's ``[qa]`` settings."""
     qa = ws.settings.qa
-    return Inspector(load_rules(qa.rules_file or None), qa.long_silence_s, qa.negative_sentiment)
+    return Inspector(load_rules(qa.rules_file or None), qa.long_silence_s, qa.negative_sentiment,
+                     qa.empathy_trigger)
 
 
 def _context_tables(ws: Workspace) -> tuple[Any, Any, Any]:
