@@ -7,7 +7,7 @@ exactly the same numbers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 PALETTE = [
@@ -170,7 +170,11 @@ def heatmap(
     }
 
 
-def sankey(paths: Sequence[tuple[str, int]], max_steps: int = 4) -> dict[str, Any]:
+def sankey(
+    paths: Sequence[tuple[str, int]],
+    max_steps: int = 4,
+    display: Callable[[str], str] = str,
+) -> dict[str, Any]:
     """Channel paths ("web>chat>phone", count) as a Sankey of step-numbered channels.
 
     Nodes are "1 web", "2 chat"... so a path that returns to a channel (phone>phone) stays acyclic,
@@ -182,7 +186,10 @@ def sankey(paths: Sequence[tuple[str, int]], max_steps: int = 4) -> dict[str, An
         steps = [s for s in str(path).split(">") if s][:max_steps]
         if len(str(path).split(">")) > max_steps and steps:
             steps[-1] = steps[-1] + "+"
-        names = [f"{i + 1} {s}" for i, s in enumerate(steps)]
+        names = [
+            f"{i + 1} {display(s.rstrip('+'))}{'+' if s.endswith('+') else ''}"
+            for i, s in enumerate(steps)
+        ]
         for name in names:
             nodes.setdefault(name)
         if len(names) == 1:

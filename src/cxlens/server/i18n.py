@@ -113,3 +113,31 @@ def label(key: str, lang: str) -> str:
 def translator(lang: str):  # type: ignore[no-untyped-def]
     """A ``t(key)`` function for templates."""
     return lambda key, **kw: label(key, lang).format(**kw) if kw else label(key, lang)
+
+
+# Channel and reason codes as chart labels (the data and the API keep the codes).
+VALUES_ZH: Final[dict[str, str]] = {
+    "phone": "电话",
+    "ivr": "IVR",
+    "chat": "在线客服",
+    "email": "邮件",
+    "web": "网站",
+    "app": "App",
+    "social": "社交媒体",
+    "sms": "短信",
+    "store": "门店",
+    "billing": "账单",
+    "delivery": "配送",
+    "technical": "技术问题",
+    "account_access": "账户登录",
+    "product_enquiry": "产品咨询",
+    "cancellation": "取消服务",
+    "complaint": "投诉",
+    "refund": "退款",
+}
+
+
+def value_label(value: object, lang: str) -> str:
+    """A dimension value for display: channel and reason codes in Chinese when ``lang`` is zh."""
+    text = str(value)
+    return VALUES_ZH.get(text, text) if lang == "zh" else text

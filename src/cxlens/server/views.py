@@ -32,7 +32,7 @@ from cxlens.server.data import (
     stage_module,
 )
 from cxlens.server.filters import Filters
-from cxlens.server.i18n import label
+from cxlens.server.i18n import label, value_label
 from cxlens.workspace import Workspace
 
 OVERVIEW_TREND_KPI = "offered"
@@ -53,7 +53,7 @@ def overview(ws: Workspace, f: Filters, lang: str) -> dict[str, Any]:
     catalog = kpi_catalog()
     tiles = [_tile(t, catalog, lang) for t in overview_tiles(ws, f)]
     trend_rows = compute(ws, OVERVIEW_TREND_KPI, f, by="channel", grain="day")
-    trend = _series_by(trend_rows, "channel")
+    trend = _series_by(trend_rows, "channel", lang)
     blocks = {
         "trend": block(
             "trend", charts.line(trend[0], trend[1], area=True, stack=True) if trend[0] else None
@@ -61,13 +61,14 @@ def overview(ws: Workspace, f: Filters, lang: str) -> dict[str, Any]:
         "heatmap": heatmap_block(ws, f, lang),
         # Offered is a count, so the channel mix is the trend summed over days (no new query).
         "channel_mix": _share_block(
-            "channel_mix", regroup(trend_rows, OVERVIEW_TREND_KPI, "channel"), "channel"
+            "channel_mix", regroup(trend_rows, OVERVIEW_TREND_KPI, "channel"), "channel", lang
         ),
         "reasons": _top_block(
             "reasons",
             compute(ws, OVERVIEW_TREND_KPI, f, by="reason"),
             "reason",
             kpi_label(OVERVIEW_TREND_KPI, lang, catalog),
+            lang,
         ),
         "sentiment": _trend_block(
             "sentiment",
@@ -117,16 +118,18 @@ def _tile(raw: dict[str, Any], catalog: dict[str, dict[str, str]], lang: str) ->
 
 
 def _series_by(
-    rows: list[dict[str, Any]], dim: str, value: str = "value"
+    rows: list[dict[str, Any]], dim: str, lang: str, value: str = "value"
 ) -> tuple[list[str], dict[str, list[Any]]]:
     periods = sorted({str(r.get("period"))[:10] for r in rows if r.get("period") is not None})
     names = sorted({str(r.get(dim)) for r in rows})
     index = {(str(r.get("period"))[:10], str(r.get(dim))): r.get(value) for r in rows}
-    return periods, {n: [index.get((p, n)) for p in periods] for n in names}
+    return periods, {value_label(n, lang): [index.get((p, n)) for p in periods] for n in names}
 
 
-def _share_block(block_id: str, rows: list[dict[str, Any]], dim: str) -> Block:
-    items = [(str(r.get(dim)), r.get("value") or 0) for r in rows if r.get(dim) is not None]
+def _share_block(block_id: str, rows: list[dict[str, Any]], dim: str, lang: str) -> Block:
+    items = [
+        (value_label(r.get(dim), lang), r.get("value") or 0) for r in rows if r.get(dim) is not None
+    ]
     items.sort(key=lambda kv: -float(kv[1]))
     return block(block_id, charts.pie(items) if items else None, rows=rows)
 
@@ -136,6 +139,7 @@ def _top_block(
     rows: list[dict[str, Any]],
     dim: str,
     name: str,
+    lang: str,
     top: int = 10,
     percent: bool = False,
 ) -> Block:
@@ -146,7 +150,7 @@ def _top_block(
     items.reverse()  # largest on top in a horizontal bar chart
     option = (
         charts.bars(
-            [r[dim] for r in items],
+            [value_label(r[dim], lang) for r in items],
             {name: [r["value"] for r in items]},
             horizontal=True,
             percent=percent,
@@ -199,7 +203,7 @@ def journeys_view(ws: Workspace, f: Filters, lang: str) -> dict[str, Any]:
     chan_by = {str(r.get("reason")): r.get("value") for r in fcr_channel}
     fcr_option = (
         charts.bars(
-            reasons,
+            [value_label(r, lang) for r in reasons],
             {
                 kpi_label("fcr_channel", lang, catalog): [chan_by.get(r) for r in reasons],
                 kpi_label("fcr_true", lang, catalog): [true_by.get(r) for r in reasons],
@@ -222,7 +226,12 @@ def journeys_view(ws: Workspace, f: Filters, lang: str) -> dict[str, Any]:
         "blocks": {
             "sankey": block(
                 "sankey",
-                charts.sankey([(p["path"], p["journeys"]) for p in paths]) if paths else None,
+                charts.sankey(
+                    [(p["path"], p["journeys"]) for p in paths],
+                    display=lambda c: value_label(c, lang),
+                )
+                if paths
+                else None,
                 message,
             ),
             "fcr_by_reason": block(
@@ -236,6 +245,7 @@ def journeys_view(ws: Workspace, f: Filters, lang: str) -> dict[str, Any]:
                 repeat,
                 "reason",
                 kpi_label("repeat_rate", lang, catalog),
+                lang,
                 percent=True,
             ),
         },
@@ -252,9 +262,7 @@ def journey_paths(ws: Workspace, f: Filters, top: int = 40) -> list[dict[str, An
     # Each bound uses its own offset, so a period spanning a DST change is still exact.
     lo = start - (zone.utcoffset(start) or timedelta(0))
     hi = end - (zone.utcoffset(end) or timedelta(0))
-    expr = j.filter(
-        (j.started_at >= lo) & (j.started_at < hi) & j.channel_path.notnull()
-    )
+    expr = j.filter((j.started_at >= lo) & (j.started_at < hi) & j.channel_path.notnull())
     if f.channel:
         expr = expr.filter(expr.channel_path.contains(f.channel))
     rows = expr.group_by(path=expr.channel_path).aggregate(
