@@ -40,7 +40,7 @@ def _fmt(value: Any, unit: str) -> str:
     if isinstance(value, float):
         if unit == "contacts":
             return f"{value:,.0f}"
-        return f"{value:,.1f}" + ("%" if unit == "%" else "")
+        return f"{value:,.1f}" + {"%": "%", "pp": " pp"}.get(unit, "")
     return str(value)
 
 
@@ -73,7 +73,8 @@ def kpi_cmd(
 
     table = Table(*(c for c in frame.columns), title=f"{kpi.label_en} ({kpi.unit})")
     for r in rows:
-        table.add_row(*(_fmt(r[c], kpi.unit) if c in ("value", "previous", "change")
+        table.add_row(*(_fmt(r[c], "pp" if c == "change" and kpi.unit == "%" else kpi.unit)
+                        if c in ("value", "previous", "change")
                         else str(r[c] if r[c] is not None else "—") for c in frame.columns))
     console.print(table)
     if not available:
