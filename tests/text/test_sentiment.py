@@ -39,10 +39,11 @@ def test_trajectory() -> None:
 
 
 def test_hashed_ngrams_respect_text_boundaries() -> None:
-    one = ngrams.hashed_ngrams(["ab", "cd"])
-    two = ngrams.hashed_ngrams(["abcd"])
+    one = ngrams.hashed_ngrams(["ab", "cd"], (1, 2, 3))
+    two = ngrams.hashed_ngrams(["abcd"], (1, 2, 3, 4))
     assert one.n_texts == 2 and len(one.rows) == 6  # a b ab | c d cd: no "bc" across texts
-    assert len(two.rows) == 4 + 3 + 2
+    assert len(two.rows) == 4 + 3 + 2 + 1
+    assert ngrams.hashed_ngrams([]).n_texts == 0
 
 
 def test_speed_is_batch_friendly() -> None:
