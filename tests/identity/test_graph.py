@@ -125,9 +125,9 @@ def test_keys_stay_stable_and_merges_and_splits_are_logged(make_workspace):
     before = _clusters(ws)
     key_of = {r: k for k, recs in before.items() for r in recs}
     alice, bob = key_of[("parties", "crm", "P1")], key_of[("parties", "crm", "P2")]
-    # a record carrying Alice's account and Bob's e-mail merges them: the older key survives
+    # a record carrying Alice's device and Bob's WeChat merges them: the older key survives
     store_records(ws, "parties", pa.table({"source": ["crm"], "source_id": ["P9"],
-                                           "account": ["A-1"], "email": ["bob@example.com"]}))
+                                           "device": ["dev-9"], "wechat": ["bob_wx"]}))
     summary = stage.full_run(ws)
     after = _clusters(ws)
     survivor = min(alice, bob)
@@ -139,11 +139,11 @@ def test_keys_stay_stable_and_merges_and_splits_are_logged(make_workspace):
         (max(alice, bob), survivor, "merge")]
     # the bridge goes away again: the merged customer splits, the bigger part keeps the key
     store_records(ws, "parties", pa.table({"source": ["crm"], "source_id": ["P9"],
-                                           "account": [None], "email": [None]},
+                                           "device": [None], "wechat": [None]},
                                           schema=pa.schema([("source", pa.string()),
                                                             ("source_id", pa.string()),
-                                                            ("account", pa.string()),
-                                                            ("email", pa.string())])))
+                                                            ("device", pa.string()),
+                                                            ("wechat", pa.string())])))
     summary = stage.full_run(ws)
     final = _clusters(ws)
     assert summary["splits"] == 2  # Bob's records and the lone P9 leave the merged key
