@@ -218,3 +218,13 @@ def test_mapped_parquet_keeps_types(make_workspace, tmp_path):
     result = ingest(ws, path, "mapped", mapping=mapping)
     assert (result.read, result.stored, result.quarantine_reasons) == (2, 1, {"negative dwell_s": 1})
     assert str(rows(ws, "web_events")["e1"]["ts"]) == "2024-03-01 01:00:00"
+
+
+def test_email_threads_are_named_after_their_root_whatever_the_order():
+    from cxlens.connectors.email import _threads
+
+    infos = [{"message_id": "m3", "refs": ["root", "m2"], "sent": "3"},
+             {"message_id": "m2", "refs": ["root"], "sent": "2"},
+             {"message_id": "root", "refs": [], "sent": "1"},
+             {"message_id": "alone", "refs": [], "sent": "1"}]
+    assert _threads(infos) == {"m3": "root", "m2": "root", "root": "root", "alone": "alone"}

@@ -147,7 +147,12 @@ def _parse(raw: bytes) -> dict[str, Any]:
 
 
 def _threads(infos: list[dict[str, Any]]) -> dict[str, str]:
-    """Message-ID → thread root Message-ID (union-find over References/In-Reply-To)."""
+    """Message-ID → thread id. Messages linked by References/In-Reply-To form one thread
+    (union-find, so file order does not matter); the thread is named after its root: the id
+    most often first in its members' References (RFC 5322 puts the root first), else its
+    earliest message."""
+    from collections import Counter
+
     parent: dict[str, str] = {}
 
     def find(x: str) -> str:
@@ -157,17 +162,24 @@ def _threads(infos: list[dict[str, Any]]) -> dict[str, str]:
             x = parent[x]
         return x
 
-    first_ref: dict[str, str] = {}
     for info in infos:
         find(info["message_id"])
         for ref in info["refs"]:
             a, b = find(info["message_id"]), find(ref)
             if a != b:
                 parent[a] = b
+    first_refs: dict[str, Counter[str]] = {}
+    earliest: dict[str, tuple[str, str]] = {}
+    for info in infos:
+        root = find(info["message_id"])
         if info["refs"]:
-            first_ref[info["message_id"]] = info["refs"][0]
-    # name each thread by its earliest-referenced root: the root's own id when we have it
-    return {info["message_id"]: find(info["message_id"]) for info in infos}
+            first_refs.setdefault(root, Counter())[info["refs"][0]] += 1
+        when = (info["sent"], info["message_id"])
+        if root not in earliest or when < earliest[root]:
+            earliest[root] = when
+    names = {root: (refs.most_common(1)[0][0] if (refs := first_refs.get(root)) else
+                    earliest[root][1]) for root in earliest}
+    return {info["message_id"]: names[find(info["message_id"])] for info in infos}
 
 
 def _support_addresses(infos: list[dict[str, Any]]) -> set[str]:

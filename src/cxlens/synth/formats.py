@@ -79,12 +79,10 @@ class _Csv:
     def _write_mapping(self) -> None:
         import yaml
 
-        types = schema.CANONICAL[self.table]
         columns = {c: c for c in self.columns if c != "source_id"}
         doc = {"table": self.table, "source": self.source, "format": "csv",
                "timezone": LOCAL_TZ, "timestamp_format": CSV_TIME, "id": "source_id",
                "columns": columns}
-        del types
         self.mapping = self.path.with_suffix(".yaml")
         self.mapping.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False),
                                 encoding="utf-8")
