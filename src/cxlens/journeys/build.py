@@ -5,7 +5,8 @@ A journey (episode) is one customer's contacts about one problem:
 1. every interaction gets its ``customer_key`` from ``identity_map`` (an unlinked interaction is a
    journey of its own: ``u:<interaction_id>``);
 2. a contact with no reason borrows the reason of the nearest contact of the same customer that
-   has one, if that contact is within the window (a web or e-mail touch before a coded call);
+   has one, if that contact is within ``reason_borrow_hours`` (an IVR leg or abandoned attempt
+   just before a coded call);
 3. per (customer, reason) in time order, a new journey starts when the gap since the previous
    contact ended exceeds the window (default 7 days) — the window chains, so a problem that takes
    three contacts five days apart is one journey;
@@ -66,8 +67,8 @@ def linked_contacts(
     ).filter(lambda t: t.started_at.notnull())
 
 
-def _assign_reason(t: ir.Table, window_s: float, split_by_reason: bool) -> ir.Table:
-    """Give reason-less contacts the reason of the nearest coded contact within the window."""
+def _assign_reason(t: ir.Table, borrow_s: float, split_by_reason: bool) -> ir.Table:
+    """Give reason-less contacts the reason of the nearest coded contact within ``borrow_s``."""
     if not split_by_reason:
         return t.mutate(reason=t.raw_reason, _pk=ibis.literal(""))
     order = [t.started_at, t.interaction_id]
@@ -86,8 +87,8 @@ def _assign_reason(t: ir.Table, window_s: float, split_by_reason: bool) -> ir.Ta
     now = t.started_at.epoch_seconds()
     gap_prev = now - t._prev_ts
     gap_next = t._next_ts - now
-    prev_ok = t._prev_reason.notnull() & (gap_prev <= window_s)
-    next_ok = t._next_reason.notnull() & (gap_next <= window_s)
+    prev_ok = t._prev_reason.notnull() & (gap_prev <= borrow_s)
+    next_ok = t._next_reason.notnull() & (gap_next <= borrow_s)
     reason = ibis.cases(
         (t.raw_reason.notnull(), t.raw_reason),
         (prev_ok & (~next_ok | (gap_prev <= gap_next)), t._prev_reason),
@@ -98,9 +99,14 @@ def _assign_reason(t: ir.Table, window_s: float, split_by_reason: bool) -> ir.Ta
     return t.mutate(_pk=t.reason.fill_null(""))
 
 
-def episodes(contacts: ir.Table, window_s: float, split_by_reason: bool = True) -> ir.Table:
-    """Contacts with ``journey_id``, position and the repeat/containment flags."""
-    t = _assign_reason(contacts, window_s, split_by_reason)
+def episodes(contacts: ir.Table, window_s: float, split_by_reason: bool = True,
+             borrow_s: float | None = None) -> ir.Table:
+    """Contacts with ``journey_id``, position and the repeat/containment flags.
+
+    ``borrow_s`` bounds how far an uncoded contact looks for a coded one (default: the window).
+    """
+    borrow = window_s if borrow_s is None else min(borrow_s, window_s)
+    t = _assign_reason(contacts, borrow, split_by_reason)
     part = ibis.window(group_by=[t.customer_key, t._pk], order_by=[t.started_at, t.interaction_id])
     # Gap from the latest end so far, so a long call that overlaps the next contact still chains.
     prev_end = t.end_ts.epoch_seconds().max().over(
@@ -219,10 +225,11 @@ def touches(
     split_by_reason: bool = True,
     web_events: ir.Table | None = None,
     help_prefixes: Sequence[str] = ("/help",),
+    borrow_s: float | None = None,
 ) -> ir.Table:
     """Every touch of every journey with its ``seq`` — the ``journey_contacts`` rows."""
     contacts = linked_contacts(interactions, identity_map, self_service_channels)
-    eps = episodes(contacts, window_s, split_by_reason).select(*TOUCH_COLUMNS)
+    eps = episodes(contacts, window_s, split_by_reason, borrow_s).select(*TOUCH_COLUMNS)
     rows = eps
     if web_events is not None:
         sessions = attach_sessions(

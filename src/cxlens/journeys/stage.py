@@ -23,6 +23,7 @@ def build_expressions(ws: Workspace) -> tuple[Any, Any]:
         split_by_reason=cfg.split_by_reason,
         web_events=web,
         help_prefixes=cfg.help_page_prefixes,
+        borrow_s=cfg.reason_borrow_hours * 3600.0,
     )
     return touches, build.summarise
 
