@@ -37,6 +37,7 @@ TUPLE_FIELDS = {
                    "device", "account"),
     "truth:records": ("record_table", "source", "source_id", "person_id"),
     "truth:messages": ("interaction_id", "seq", "speaker", "sentiment"),
+    "truth:interactions": tuple(TRUTH_SCHEMAS["interactions"]),
 }
 CANONICAL_ORDER = ("parties", "orders", "web_events", "interactions", "messages", "surveys",
                    "outreach", "cases")

@@ -94,13 +94,12 @@ def _pick_agent(sim: ChunkSim, queue: str, t: float) -> Agent:
 def _truth_interaction(sim: ChunkSim, iid: str, prob: Problem, attempt: int, channel: str,
                        resolved: bool, mood: str, s0: int, s1: int, csat: int | None,
                        agent: Agent | None, pii: list, qa: list) -> None:
-    sim.b["truth:interactions"].add(
-        interaction_id=iid, person_id=prob.person.person_id, problem_id=prob.problem_id,
-        attempt=attempt, channel=channel, reason=prob.reason, resolved=resolved,
-        sentiment_start=s0, sentiment_end=s1, mood=mood, csat_true=csat,
-        agent_id=agent.agent_id if agent else None,
-        pii=json.dumps(pii, ensure_ascii=False) if pii else _EMPTY,
-        qa_violations=json.dumps(qa) if qa else _EMPTY)
+    # column order of rows.TRUTH_SCHEMAS["interactions"] (tuple-buffered)
+    sim.b["truth:interactions"].tuples.append((
+        iid, prob.person.person_id, prob.problem_id, attempt, channel, prob.reason, resolved,
+        s0, s1, mood, csat, agent.agent_id if agent else None,
+        json.dumps(pii, ensure_ascii=False) if pii else _EMPTY,
+        json.dumps(qa) if qa else _EMPTY))
 
 
 def assisted_contact(sim: ChunkSim, prob: Problem, channel: str, attempt: int, t: float,
