@@ -109,7 +109,6 @@ def memberships(ids: ir.Table, nodes: ir.Table, rules: EdgeRules,
     on more than ``max_records`` records, and household values — phones/e-mails on records
     quoting more than ``max_accounts`` distinct accounts (a family landline, a shared mailbox).
     """
-    import ibis
 
     personal = ids.filter(ids.record_table.isin(list(schema.PERSONAL_TABLES)))
     agent_values = ids.filter(ids.record_table == "agents").select("id_value").distinct()
