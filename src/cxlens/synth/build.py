@@ -38,6 +38,7 @@ TUPLE_FIELDS = {
     "truth:records": ("record_table", "source", "source_id", "person_id"),
     "truth:messages": ("interaction_id", "seq", "speaker", "sentiment"),
     "truth:interactions": tuple(TRUTH_SCHEMAS["interactions"]),
+    "truth:problems": tuple(TRUTH_SCHEMAS["problems"]),
 }
 CANONICAL_ORDER = ("parties", "orders", "web_events", "interactions", "messages", "surveys",
                    "outreach", "cases")

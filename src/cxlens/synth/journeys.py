@@ -214,13 +214,11 @@ class ChunkSim:
         from cxlens.synth.contacts import close_case
 
         close_case(self, prob, resolved, gave_up, t)
-        self.b["truth:problems"].add(
-            problem_id=prob.problem_id, person_id=p.person_id, reason=prob.reason,
-            opened_at=prob.opened, resolved_at=t if resolved else None, ended_at=t,
-            resolved=resolved, gave_up=gave_up, self_served=self_served, contacts=contacts,
-            assisted_contacts=assisted, channels=">".join(channels), incident=prob.incident,
-            order_ref=order[1] if order else None,
-        )
+        # column order of rows.TRUTH_SCHEMAS["problems"] (tuple-buffered)
+        self.b["truth:problems"].tuples.append((
+            prob.problem_id, p.person_id, prob.reason, prob.opened, t if resolved else None, t,
+            resolved, gave_up, self_served, contacts, assisted, ">".join(channels),
+            prob.incident, order[1] if order else None))
         return resolved, assisted, t
 
     def _order_ref(self, p: Person, t: float) -> tuple[float, str, int] | None:
