@@ -73,21 +73,22 @@ def known_names(ws: Workspace) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in names.items()}
 
 
-def redact_transcript(text: str, names: Any = ()) -> pii.Redaction:
-    """Redact an interaction's text. Names are guessed only in what the customer wrote: the
-    customer-labelled lines of a transcript, or the whole text when it has no speaker labels."""
-    labels = list(_LABEL.finditer(text))
-    if not labels:
-        return pii.redact(text, names, guess_names=True)
-    spans: list[pii.Span] = []
-    bounds = [0] + [m.start() for m in labels[1:]] + [len(text)] if labels[0].start() == 0 else (
-        [0] + [m.start() for m in labels] + [len(text)])
-    for lo, hi in zip(bounds, bounds[1:], strict=False):
-        part = text[lo:hi]
-        head = _LABEL.match(part)
-        customer = bool(head) and head.group(1).lower() in _CUSTOMER_LABELS
-        spans.extend(pii.Span(sp.start + lo, sp.end + lo, sp.kind)
-                     for sp in pii.find(part, names, guess_names=customer))
+RedactionCache = dict[tuple[str, tuple[str, ...], bool], list[pii.Span]]
+
+
+def _spans(text: str, names: tuple[str, ...], guess: bool, cache: RedactionCache) -> list[pii.Span]:
+    # Transcripts repeat their messages line by line, and short turns ("好的，谢谢") repeat
+    # across contacts: find each (text, names, guess) once per run.
+    key = (text, names, guess)
+    found = cache.get(key)
+    if found is None:
+        found = pii.find(text, names, guess_names=guess)
+        if len(cache) < 500_000:
+            cache[key] = found
+    return found
+
+
+def _apply(text: str, spans: list[pii.Span]) -> pii.Redaction:
     if not spans:
         return pii.Redaction(text)
     out, last = [], 0
@@ -97,6 +98,29 @@ def redact_transcript(text: str, names: Any = ()) -> pii.Redaction:
         last = sp.end
     out.append(text[last:])
     return pii.Redaction("".join(out), spans)
+
+
+def redact_transcript(text: str, names: Any = (), cache: RedactionCache | None = None
+                      ) -> pii.Redaction:
+    """Redact an interaction's text. Names are guessed only in what the customer wrote: the
+    customer-labelled lines of a transcript, or the whole text when it has no speaker labels."""
+    cache = {} if cache is None else cache
+    known = tuple(names)
+    labels = list(_LABEL.finditer(text))
+    if not labels:
+        return _apply(text, _spans(text, known, True, cache))
+    spans: list[pii.Span] = []
+    bounds = [0] + [m.start() for m in labels[1:]] + [len(text)] if labels[0].start() == 0 else (
+        [0] + [m.start() for m in labels] + [len(text)])
+    for lo, hi in zip(bounds, bounds[1:], strict=False):
+        part = text[lo:hi]
+        head = _LABEL.match(part)
+        customer = bool(head) and head.group(1).lower() in _CUSTOMER_LABELS
+        start = head.end() if head else 0
+        body = part[start:].rstrip("\n")
+        spans.extend(pii.Span(sp.start + lo + start, sp.end + lo + start, sp.kind)
+                     for sp in _spans(body, known, customer, cache))
+    return _apply(text, spans)
 
 
 def run(ws: Workspace) -> dict[str, Any]:
@@ -123,10 +147,12 @@ def run(ws: Workspace) -> dict[str, Any]:
     changed_msgs: list[int] = []
     found: dict[str, int] = defaultdict(int)
     turns: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    cache: RedactionCache = {}
     for i, (iid, text, speaker) in enumerate(zip(msg_ids, msg_text, msg_speaker, strict=True)):
         if not text:
             continue
-        result = pii.redact(text, names.get(iid, ()), guess_names=speaker == "customer")
+        result = _apply(text, _spans(text, tuple(names.get(iid, ())), speaker == "customer",
+                                     cache))
         if result.found:
             found[iid] += result.found
             new_msg_text[i] = result.text
@@ -143,7 +169,7 @@ def run(ws: Workspace) -> dict[str, Any]:
     for i, (iid, text) in enumerate(zip(ids, texts, strict=True)):
         if not text:
             continue
-        result = redact_transcript(text, names.get(iid, ()))
+        result = redact_transcript(text, names.get(iid, ()), cache)
         if result.found:
             found[iid] += result.found
             new_text[i] = result.text
