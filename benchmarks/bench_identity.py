@@ -194,6 +194,8 @@ def main() -> None:
         result["splink_alone"] = run_splink(path, threshold)
         print("splink", result["splink_alone"], flush=True)
         result["speedup"] = round(result["splink_alone"]["seconds"] / result["cxlens"]["seconds"], 2)
+    if args.reuse_cxlens:  # the lookups need a resolved workspace all the same
+        run_cxlens(path)
     result["lookup"] = lookup_latency(path, args.lookups)
     print("lookup", result["lookup"], flush=True)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
