@@ -42,6 +42,7 @@ def _people(ws) -> dict[str, set[str]]:
     return {k: {truth[r] for r in recs} for k, recs in _clusters(ws).items()}
 
 
+@pytest.mark.slow
 def test_fixture_resolves_people_on_both_engines(workspace):
     ws = _configure(workspace)
     data.load(ws)
