@@ -35,7 +35,8 @@ def _fmt(value: Any) -> str:
     if value is None:
         return "—"
     if isinstance(value, float):
-        return f"{value:,.2f}"
+        # ratios (precision 0.99686) need their digits; amounts read better with two
+        return f"{value:.4f}" if abs(value) <= 1 else f"{value:,.2f}"
     return str(value)
 
 
