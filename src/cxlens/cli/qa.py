@@ -93,14 +93,18 @@ def qa_cmd(
 
     if by not in GROUPINGS:
         raise InputError(f"cannot group QA scorecards by {by!r}", f"use --by {' | '.join(GROUPINGS)}")
-    with opened(workspace) as ws:
-        summary = None
-        results = ws.warehouse.table("qa_results")
-        if refresh or int(results.count().execute()) == 0:
+    summary = None
+    if refresh or not _inspected(workspace):
+        with opened(workspace) as ws:
             summary = run(ws)
+    # Reporting only reads: a running `cxlens serve` holding the warehouse does not block it.
+    with opened(workspace, read_only=True) as ws:
         if interaction is not None:
             detail = interaction_detail(ws, interaction)
-            emit_json(detail) if json_ else _print_detail(detail)
+            if json_:
+                emit_json(detail)
+            else:
+                _print_detail(detail)
             return
         cards = scorecards(ws, by)
     if json_:
@@ -110,6 +114,12 @@ def qa_cmd(
         console.print(f"inspected {summary['inspected']:,} interactions, scored "
                       f"{summary['scored']:,}, pass rate {100 * (summary['pass_rate'] or 0):.1f}%")
     _print_cards(cards, by)
+
+
+def _inspected(workspace: Path) -> bool:
+    with opened(workspace, read_only=True) as ws:
+        wh = ws.warehouse
+        return "qa_results" in wh.tables() and int(wh.table("qa_results").count().execute()) > 0
 
 
 def _print_cards(cards: list[dict[str, Any]], by: str) -> None:
