@@ -63,6 +63,7 @@ class IngestResult:
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     superseded_elsewhere: int = 0
     seconds: float = 0.0
+    method: str = "generic"  # generic | sql (the store's SQL fast path, same result)
     message: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -106,6 +107,7 @@ def ingest(
     dry_run: bool = False,
     progress: Progress | None = None,
     write_rows: int = WRITE_ROWS,
+    fast_path: bool = True,
 ) -> IngestResult:
     """Ingest ``path`` (format name from :data:`cxlens.connectors.REGISTRY`, or ``auto``)."""
     path = Path(path)
@@ -146,7 +148,8 @@ def ingest(
     try:
         if dry_run:
             _run(connector.read(path, options), result, None, progress, total, write_rows)
-        else:
+        elif not (fast_path and _run_fast(ws, connector, path, options, result, started,
+                                          progress, total)):
             with _bounded_memory(ws), ws.warehouse.transaction():
                 primary = _run(connector.read(path, options), result, ws, progress, total,
                                write_rows)
@@ -176,6 +179,40 @@ def _bounded_memory(ws: Workspace) -> Iterator[None]:
         yield
     finally:
         raw.execute("SET memory_limit = ?", [before])
+
+
+def _run_fast(ws: Workspace, connector: Any, path: Path, options: ReadOptions,
+              result: IngestResult, started: datetime, progress: Progress | None,
+              total: int) -> bool:
+    """The store's SQL path when both it and the connector declare it; False = not taken
+    (nothing written), the generic path then runs. Same guarantees and result as generic."""
+    from cxlens.connectors import fastpath
+
+    if not fastpath.eligible(ws, connector, options):
+        return False
+    con = ws.warehouse.store.raw
+    with _bounded_memory(ws):
+        try:
+            columns, skip = fastpath.stage(con, path, options)  # outside the transaction
+        except fastpath.StepAside:
+            return False
+        try:
+            with ws.warehouse.transaction():
+                done = fastpath.run(ws, path, options, columns, skip, result.ingest_id)
+                result.read = done.read
+                result.quarantined = 0 if done.quarantine is None else done.quarantine.num_rows
+                result.quarantine_reasons = done.reasons
+                result.tables = {"interactions": 0}
+                _finish(ws, result, {"interactions"})
+                _log(ws, result, started, "loaded", "")
+        except fastpath.StepAside:  # rolled back: nothing was written
+            return False
+        finally:
+            fastpath.drop_stage(con)
+    result.method = "sql"
+    if progress is not None:
+        progress(total, total, result.read)
+    return True
 
 
 def _default_source(format: str, path: Path, mapping: Path | None) -> str:  # noqa: A002

@@ -65,6 +65,7 @@ class DuckDBStore:
     """Tables in one DuckDB file; writes are transactions."""
 
     supports_transactions = True
+    supports_sql_ingest = True  # DuckDB reads files itself (cxlens.connectors.fastpath)
     name = "duckdb"
 
     def __init__(self, path: Path, read_only: bool = False) -> None:

@@ -54,12 +54,16 @@ OUTBOUND_CONTEXT = r"(?i)(from[-_]?internal|outbound|outrt|dialout)"
 EXTERNAL_NUMBER = r"^\+?\d{7,}$"
 EXTENSION = r"^[A-Za-z0-9_]+/(?P<ext>[^-@/;]+)"
 DAY_S = 86_400.0
+CLID_NAME = r'^"?(?P<name>[^"<]*?)"?\s*<'
 
 
 class AsteriskConnector:
     name = "asterisk"
     description = "Asterisk cdr_csv Master.csv (16/17/18/21 columns, no header, local time)"
     tables = ("interactions",)
+    # Capability as data: the ingest runner may load this format with SQL inside the store
+    # (cxlens.connectors.fastpath) when the store says it can.
+    supports_sql_ingest = True
 
     def sniff(self, path: Path, head: bytes) -> bool:
         try:
@@ -102,9 +106,25 @@ class AsteriskConnector:
                         position=chunk.position)
 
 
+def clid_names(clid: pa.Array) -> pa.Array:
+    """The caller name of ``"Name" <number>`` caller-ids (null when there is none)."""
+    clid = V.blank_to_null(clid)
+    name = pc.struct_field(pc.extract_regex(pc.fill_null(clid, ""), CLID_NAME), [0])
+    return V.blank_to_null(name)
+
+
+def disposition_key(disposition: pa.Array) -> pa.Array:
+    """The look-up key of a raw disposition (``NO ANSWER`` → ``no_answer``)."""
+    disposition = V.blank_to_null(disposition)
+    return pc.replace_substring(pc.utf8_lower(pc.fill_null(disposition, "")), " ", "_")
+
+
 def convert(raw: pa.Table, options: ReadOptions, file_name: str = "",
-            first_line: int = 1) -> tuple[pa.Table, pa.Table, int]:
-    """Canonical interactions + quarantine rows + in-batch duplicates of one CDR chunk."""
+            first_line: int = 1, locators: pa.Array | None = None,
+            ) -> tuple[pa.Table, pa.Table, int]:
+    """Canonical interactions + quarantine rows + in-batch duplicates of one CDR chunk.
+
+    ``locators`` (``file:line`` per row) default to consecutive lines from ``first_line``."""
     n = raw.num_rows
     unused = {"amaflags", "peeraccount", "linkedid"}
     col = {name: V.blank_to_null(raw.column(name)) for name in raw.column_names
@@ -149,8 +169,8 @@ def convert(raw: pa.Table, options: ReadOptions, file_name: str = "",
     queue_name = pc.list_element(pc.split_pattern(pc.fill_null(col["lastdata"], ""), ","), 0)
     queue = V.blank_to_null(pc.if_else(is_queue, queue_name, pa.scalar(None, pa.string())))
 
-    disp_key = pc.replace_substring(pc.utf8_lower(pc.fill_null(col["disposition"], "")), " ", "_")
-    disposition = V.map_vocabulary(disp_key, DISPOSITION, default="failed")
+    disposition = V.map_vocabulary(disposition_key(col["disposition"]), DISPOSITION,
+                                   default="failed")
     is_answered = pc.equal(disposition, "answered")
     abandoned = pc.and_(inbound, pc.invert(is_answered))
     disposition = pc.if_else(abandoned, "abandoned", disposition)
@@ -158,9 +178,7 @@ def convert(raw: pa.Table, options: ReadOptions, file_name: str = "",
     wait = pc.if_else(is_answered, pc.subtract(duration, billsec), duration)
     wait = pc.if_else(pc.less(wait, 0), 0.0, wait)
 
-    clid_name = pc.struct_field(
-        pc.extract_regex(pc.fill_null(col["clid"], ""), r'^"?(?P<name>[^"<]*?)"?\s*<'), [0])
-    contact_name = V.blank_to_null(clid_name)
+    contact_name = clid_names(col["clid"])
 
     if "uniqueid" in col:
         key = col["uniqueid"]
@@ -195,9 +213,10 @@ def convert(raw: pa.Table, options: ReadOptions, file_name: str = "",
         "account": col["accountcode"],
         "audio_ref": col["userfield"] if "userfield" in col else pa.nulls(n, pa.string()),
     })
-    locators = pc.binary_join_element_wise(
-        pa.array([file_name] * n, pa.string()),
-        pc.cast(pa.array(range(first_line, first_line + n), pa.int64()), pa.string()), ":")
+    if locators is None:
+        locators = pc.binary_join_element_wise(
+            pa.array([file_name] * n, pa.string()),
+            pc.cast(pa.array(range(first_line, first_line + n), pa.int64()), pa.string()), ":")
     rows = R.clean_rows("interactions", rows, options.region)
     good, quarantine = checks.split(rows, raw, options.source, "interactions", locators)
     # repeated keys are resolved (last wins) by the ingest runner over its whole write buffer
