@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 _result = _Result
 _AMOUNT_FACTORS = (0.1, 0.5, 1, 1, 2)
 _EMPTY = "[]"
+# the C string encoder json.dumps(..., ensure_ascii=False) itself uses
+_json_str = json.encoder.encode_basestring
 
 
 def _documents(p: Person, seed: int) -> tuple[str, str]:
@@ -82,13 +84,13 @@ def _pick_agent(sim: ChunkSim, queue: str, t: float) -> Agent:
     c = sim.c
     day = min(max(int(t // DAY), 0), sim.config.days - 1)
     interval = int((t % DAY) // INTERVAL_S)
-    pool = c.on_shift[queue][day][interval]
-    if not len(pool):
-        pool = c.any_on_shift[day][interval]
-    if not len(pool):
+    pool = sim.on_shift[queue][day][interval]
+    if not pool:
+        pool = sim.any_on_shift[day][interval]
+    if not pool:
         members = [a for a in c.agents if a.queue == queue]
         return members[sim.rng.randrange(len(members))]
-    return c.agents[int(pool[sim.rng.randrange(len(pool))])]
+    return c.agents[pool[sim.rng.randrange(len(pool))]]
 
 
 def _truth_interaction(sim: ChunkSim, iid: str, prob: Problem, attempt: int, channel: str,
@@ -98,8 +100,30 @@ def _truth_interaction(sim: ChunkSim, iid: str, prob: Problem, attempt: int, cha
     sim.b["truth:interactions"].tuples.append((
         iid, prob.person.person_id, prob.problem_id, attempt, channel, prob.reason, resolved,
         s0, s1, mood, csat, agent.agent_id if agent else None,
-        json.dumps(pii, ensure_ascii=False) if pii else _EMPTY,
-        json.dumps(qa) if qa else _EMPTY))
+        _pii_json(pii) if pii else _EMPTY, _qa_json(qa) if qa else _EMPTY))
+
+
+def _pii_json(spans: list[dict[str, str]]) -> str:
+    """``json.dumps(spans, ensure_ascii=False)``, byte for byte, ~5x faster for the planted
+    ``{"type", "text"}`` spans (anything else goes to the general encoder)."""
+    if all(tuple(d) == _SPAN_KEYS and type(d["type"]) is str and type(d["text"]) is str
+           for d in spans):
+        return "[" + ", ".join('{"type": ' + _json_str(d["type"]) + ', "text": '
+                               + _json_str(d["text"]) + "}" for d in spans) + "]"
+    return json.dumps(spans, ensure_ascii=False)
+
+
+_SPAN_KEYS = ("type", "text")
+_QA_JSON: dict[tuple[str, ...], str] = {}
+
+
+def _qa_json(rules: list[str]) -> str:
+    """``json.dumps(rules)``, cached: only a few rule combinations exist."""
+    key = tuple(rules)
+    out = _QA_JSON.get(key)
+    if out is None:
+        out = _QA_JSON[key] = json.dumps(rules)
+    return out
 
 
 def assisted_contact(sim: ChunkSim, prob: Problem, channel: str, attempt: int, t: float,
@@ -110,7 +134,7 @@ def assisted_contact(sim: ChunkSim, prob: Problem, channel: str, attempt: int, t
     queue = route_queue(p, prob.reason)
     day = min(max(int(t // DAY), 0), sim.config.days - 1)
     interval = int((t % DAY) // INTERVAL_S)
-    congestion = float(c.wait_prob[queue][day, interval])
+    congestion = sim.wait_prob[queue][day][interval]
     ani = None
     if channel == "phone":
         from_landline = p.landline is not None and rng.random() < 0.35
@@ -135,7 +159,7 @@ def assisted_contact(sim: ChunkSim, prob: Problem, channel: str, attempt: int, t
             t += dur
             if hangup:
                 return _result(False, False, t, legs)
-        wait = rng.expovariate(1 / float(c.wait_mean[queue][day, interval])) \
+        wait = rng.expovariate(1 / sim.wait_mean[queue][day][interval]) \
             if rng.random() < congestion else 0.0
         patience = rng.expovariate(1 / (PATIENCE_MEAN_S * p.patience))
         if wait > patience:

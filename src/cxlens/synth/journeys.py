@@ -88,12 +88,23 @@ class ChunkSim:
         self.cdf = centre.interval_cdf()
         self.incident_of = {(inc.first_day + k, inc.reason): inc.kind
                             for inc in centre.incidents for k in range(len(inc.multipliers))}
+        # plain-Python copies of the centre's per-interval arrays: indexing lists is several
+        # times cheaper than numpy scalar indexing in the per-contact loop (same values)
+        self.on_shift = {q: [[tuple(a.tolist()) for a in day] for day in v]
+                         for q, v in centre.on_shift.items()}
+        self.any_on_shift = [[tuple(a.tolist()) for a in day] for day in centre.any_on_shift]
+        self.wait_prob = {q: v.tolist() for q, v in centre.wait_prob.items()}
+        self.wait_mean = {q: v.tolist() for q, v in centre.wait_mean.items()}
+        self._id_heads: dict[str, str] = {}
 
     # -- ids ---------------------------------------------------------------------------------
     def next_id(self, prefix: str) -> str:
         n = self.seq.get(prefix, 0)
         self.seq[prefix] = n + 1
-        return f"{prefix}{self.chunk:05d}{n:07d}"
+        head = self._id_heads.get(prefix)
+        if head is None:
+            head = self._id_heads[prefix] = f"{prefix}{self.chunk:05d}"
+        return f"{head}{n:07d}"
 
     def record(self, table: str, source: str, source_id: str, person: Person) -> None:
         self.records.append((table, source, source_id, person.person_id))
