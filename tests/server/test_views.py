@@ -35,13 +35,16 @@ def test_journey_paths_use_local_day_bounds(make_workspace):
 
 
 def test_sankey_is_acyclic_and_keeps_counts():
-    option = charts.sankey([("phone>phone>web", 3), ("phone", 2), ("a>b>c>d>e>f", 1)])
+    option = charts.sankey([("phone > phone > web", 3), ("phone", 2), ("a>b>c>d>e>f", 1)])
     links = option["series"][0]["links"]
     assert all(link["source"] != link["target"] for link in links)
     assert {"source": "1 phone", "target": "2 phone", "value": 3} in links
     assert {"source": "1 phone", "target": "(only contact)", "value": 2} in links
     names = {n["name"] for n in option["series"][0]["data"]}
     assert "4 d+" in names and "5 e" not in names  # long paths fold into the 4th step
+    assert len([n for n in names if n.startswith("1 phone")]) == 1  # "phone " == "phone"
+    zh = charts.sankey([("web > chat", 1)], display=lambda c: {"web": "网站"}.get(c, c))
+    assert {n["name"] for n in zh["series"][0]["data"]} == {"1 网站", "2 chat"}
 
 
 def test_number_formatting():

@@ -174,6 +174,7 @@ def sankey(
     paths: Sequence[tuple[str, int]],
     max_steps: int = 4,
     display: Callable[[str], str] = str,
+    single: str = "(only contact)",
 ) -> dict[str, Any]:
     """Channel paths ("web>chat>phone", count) as a Sankey of step-numbered channels.
 
@@ -183,8 +184,10 @@ def sankey(
     links: dict[tuple[str, str], int] = {}
     nodes: dict[str, None] = {}
     for path, count in paths:
-        steps = [s for s in str(path).split(">") if s][:max_steps]
-        if len(str(path).split(">")) > max_steps and steps:
+        # Paths are written "web > chat > phone"; spaces around ">" are not part of a channel.
+        every = [s.strip() for s in str(path).split(">") if s.strip()]
+        steps = every[:max_steps]
+        if len(every) > max_steps and steps:
             steps[-1] = steps[-1] + "+"
         names = [
             f"{i + 1} {display(s.rstrip('+'))}{'+' if s.endswith('+') else ''}"
@@ -194,8 +197,8 @@ def sankey(
             nodes.setdefault(name)
         if len(names) == 1:
             # A one-contact journey ends where it starts: show it as a flow into "end".
-            names = [names[0], "(only contact)"]
-            nodes.setdefault("(only contact)")
+            names = [names[0], single]
+            nodes.setdefault(single)
         for a, b in zip(names, names[1:], strict=False):
             links[(a, b)] = links.get((a, b), 0) + int(count)
     return {

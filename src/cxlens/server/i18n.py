@@ -47,6 +47,7 @@ LABELS: Final[dict[str, tuple[str, str]]] = {
     "channel_mix": ("Channel mix", "渠道构成"),
     "top_reasons": ("Top contact reasons", "主要联络原因"),
     "sankey": ("Channel paths of journeys", "客户旅程渠道路径"),
+    "only_contact": ("(only contact)", "（仅一次联络）"),
     "fcr_by_reason": ("True vs channel FCR by reason", "按原因：真实首解率 vs 渠道首解率"),
     "fcr_true": ("True FCR (any channel)", "真实首解率（跨渠道）"),
     "fcr_channel": ("Channel FCR (per channel)", "渠道首解率（单渠道）"),

@@ -229,6 +229,7 @@ def journeys_view(ws: Workspace, f: Filters, lang: str) -> dict[str, Any]:
                 charts.sankey(
                     [(p["path"], p["journeys"]) for p in paths],
                     display=lambda c: value_label(c, lang),
+                    single=label("only_contact", lang),
                 )
                 if paths
                 else None,
