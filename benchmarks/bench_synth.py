@@ -12,7 +12,9 @@
 3. **Demo**: ``synth.generate`` at the default demo size (20k customers, 90 days) into a fresh
    DuckDB workspace (the `cxlens demo` synth step), wall time.
 
-Results: ``benchmarks/results/synth.json``.
+Results: ``benchmarks/results/synth.json``. ``--only-demo`` re-measures step 3 alone and updates
+only its entry there. ``--hashes`` prints a SHA-256 per table of the Arrow IPC bytes of a fixed
+small config (3,000 customers, 30 days, seed 7): a speed-up must leave every hash unchanged.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent
 WORK = ROOT / "work"
@@ -115,6 +118,31 @@ def demo(customers: int, workers: int | None) -> dict[str, float]:
             "rows": sum(summary["rows"].values())}
 
 
+def table_hashes(customers: int = 3_000, days: int = 30, seed: int = 7) -> dict[str, str]:
+    """SHA-256 per table (batches in order) of ``iter_batches`` and ``iter_truth`` output."""
+    import hashlib
+
+    import pyarrow as pa
+
+    from cxlens import synth
+
+    config = synth.SynthConfig.checked(customers=customers, days=days, seed=seed)
+    digests: dict[str, Any] = {}
+
+    def add(name: str, table: pa.Table) -> None:
+        sink = pa.BufferOutputStream()
+        table = table.combine_chunks()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        digests.setdefault(name, hashlib.sha256()).update(sink.getvalue().to_pybytes())
+
+    for name, table in synth.iter_batches(config):
+        add(name, table)
+    for name, table in synth.iter_truth(config):
+        add(f"iter_truth:{name}", table)
+    return {name: digest.hexdigest() for name, digest in sorted(digests.items())}
+
+
 def _in_subprocess(args: list[str]) -> dict[str, float]:
     """Run one measurement in a fresh interpreter so its peak RSS is its own."""
     out = subprocess.run([sys.executable, "-m", "benchmarks.bench_synth", *args],
@@ -129,8 +157,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--demo-customers", type=int, default=20_000)
     parser.add_argument("--no-demo", action="store_true", help="skip the warehouse run")
     parser.add_argument("--data", type=Path, default=None, help="unused (synth needs no data)")
+    parser.add_argument("--only-demo", action="store_true",
+                        help="measure only the demo generate() and update that entry")
+    parser.add_argument("--hashes", action="store_true",
+                        help="print per-table output hashes of a fixed config and exit")
     parser.add_argument("--part", choices=("stream", "demo"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.hashes:
+        print(json.dumps(table_hashes(), indent=1))
+        return
     from cxlens.synth.build import default_workers
 
     workers = args.workers or default_workers()
@@ -142,6 +177,16 @@ def main(argv: list[str] | None = None) -> None:
         return
     import os
 
+    if args.only_demo:
+        kept = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+        kept["demo_generate"] = _in_subprocess(
+            ["--part", "demo", "--demo-customers", str(args.demo_customers),
+             "--workers", str(workers)])
+        kept["demo_generate"]["load_avg_1m"] = round(os.getloadavg()[0], 1)
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(kept, indent=2) + "\n")
+        print(json.dumps(kept["demo_generate"], indent=2))
+        return
     result: dict[str, object] = {
         "machine": {"cpus": os.cpu_count(), "load_avg_1m_at_start": os.getloadavg()[0]},
     }

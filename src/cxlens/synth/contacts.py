@@ -129,7 +129,7 @@ def _qa_json(rules: list[str]) -> str:
 def assisted_contact(sim: ChunkSim, prob: Problem, channel: str, attempt: int, t: float,
                      order: tuple[float, str, int] | None) -> _Result:
     """Simulate one attempt on ``channel``; writes its rows and returns the outcome."""
-    rng, c, p = sim.rng, sim.c, prob.person
+    rng, p = sim.rng, prob.person
     legs = 0
     queue = route_queue(p, prob.reason)
     day = min(max(int(t // DAY), 0), sim.config.days - 1)
