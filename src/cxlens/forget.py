@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 RECORD_KEY = ["record_table", "source", "source_id"]
 # derived tables keyed by customer_key
-BY_CUSTOMER = ("customer_360", "journeys", "scores", "decisions")
+BY_CUSTOMER = ("customer_360", "journeys", "scores", "decisions",
+               "identity_lookup", "customer_identifiers", "customer_timeline")
 
 
 @dataclass

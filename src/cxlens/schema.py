@@ -139,6 +139,14 @@ DERIVED: Final[dict[str, dict[str, str]]] = {
         "city": S, "segment": S, "records": I, "orders": I, "spend": F, "contacts_90d": I,
         "last_contact_at": T, "open_cases": I,
     },
+    # point-lookup tables of the profile stage, sorted by their first column (see docs/identity.md)
+    "identity_lookup": {"id_value": S, "id_type": S, "customer_key": S},
+    "customer_identifiers": {
+        "customer_key": S, "id_type": S, "id_value": S, "written": S, "records": I, "sources": I,
+    },
+    "customer_timeline": {
+        "customer_key": S, "at": T, "kind": S, "channel": S, "detail": S, "ref": S,
+    },
     "decisions": {
         "decision_id": S, "kind": S, "customer_key": S, "request": S, "answer": S,
         "reasons": S, "decided_at": T,

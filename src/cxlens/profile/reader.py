@@ -4,6 +4,11 @@ An identifier typed by an agent (``138-0013-8000``, an e-mail in capitals, an ac
 number, a WeChat id, or a customer key) is normalised under every id type it could be, hashed
 the way the loader hashes when pseudonymisation is on, and looked up in ``identifiers``.
 Reads are written to the audit log with the customer key only, never the identifier typed.
+
+Reads are point filters on the tables the profile stage materialises (``identity_lookup``,
+``customer_360``, ``customer_identifiers``, ``customer_timeline``; see
+:mod:`cxlens.profile.lookups`). A customer the stage has not seen yet (records resolved since its
+last run) is read with the slower full-scan queries instead, so a lookup is never stale-empty.
 """
 
 from __future__ import annotations
@@ -70,19 +75,36 @@ def find_customers(ws: Workspace, identifier: str) -> list[str]:
     wh = ws.warehouse
     text = identifier.strip()
     if KEY_PATTERN.match(text):
-        if _query(ws, "key_exists", lambda k: _key_exists(wh, k), text):
+        if (_query(ws, "key_in_360", lambda k: _key_in_360(wh, k), text)
+                or _query(ws, "key_exists", lambda k: _key_exists(wh, k), text)):
             return [text]
     values = candidate_values(ws, text)[:MAX_CANDIDATES]
     if not values:
         return []
     padded = values + [values[0]] * (MAX_CANDIDATES - len(values))
-    rows = _query(ws, "keys_by_value", lambda *v: _keys_by_value(wh, list(v)), *padded)
+    rows = _query(ws, "keys_by_lookup", lambda *v: _keys_by_lookup(wh, list(v)), *padded)
+    if not rows:  # not in the profile stage's lookup table (yet): scan the identity tables
+        rows = _query(ws, "keys_by_value", lambda *v: _keys_by_value(wh, list(v)), *padded)
     return sorted(r["customer_key"] for r in rows)
+
+
+def _key_in_360(wh: Any, key: Any) -> ir.Table:
+    c360 = wh.table("customer_360")
+    return c360.filter(c360.customer_key == key).select("customer_key").limit(1)
 
 
 def _key_exists(wh: Any, key: Any) -> ir.Table:
     imap = wh.table("identity_map")
     return imap.filter(imap.customer_key == key).select("customer_key").limit(1)
+
+
+def _keys_by_lookup(wh: Any, values: list[Any]) -> ir.Table:
+    # OR of equalities (not IN): each one is a zone-map-prunable filter on the sorted id_value
+    look = wh.table("identity_lookup")
+    hit = look.id_value == values[0]
+    for value in values[1:]:
+        hit = hit | (look.id_value == value)
+    return look.filter(hit).select("customer_key").distinct()
 
 
 def _keys_by_value(wh: Any, values: list[Any]) -> ir.Table:
@@ -135,12 +157,14 @@ def lookup(ws: Workspace, identifier: str, actor: str = "cli",
     wh = ws.warehouse
     found = _query(ws, "profile_row", lambda k: _profile_row(wh, k), key)
     profile = json.loads(found[0]["profile_json"]) if found else {}
+    # a customer without a 360 row is newer than the profile stage: read at query time
+    fresh = bool(found)
     result = {
         "customer_key": key,
         "profile": profile,
         "profile_updated_at": found[0]["updated_at"] if found else None,
-        "identifiers": identifiers_of(ws, key),
-        "timeline": timeline(ws, key, timeline_limit),
+        "identifiers": identifiers_of(ws, key, materialised=fresh),
+        "timeline": timeline(ws, key, timeline_limit, materialised=fresh),
     }
     audit.record(ws, actor=actor, action="profile.read", target=key)
     return result
@@ -151,11 +175,28 @@ def _profile_row(wh: Any, key: Any) -> ir.Table:
     return c360.filter(c360.customer_key == key).select("profile_json", "updated_at")
 
 
-def identifiers_of(ws: Workspace, customer_key: str) -> list[dict[str, Any]]:
-    """Distinct (id_type, value as written, sources) of one customer."""
-    out = _query(ws, "identifiers_of", lambda k: _identifiers_expr(ws.warehouse, k), customer_key)
+def identifiers_of(ws: Workspace, customer_key: str,
+                   materialised: bool = True) -> list[dict[str, Any]]:
+    """Distinct (id_type, value as written, sources) of one customer.
+
+    ``materialised`` reads the profile stage's ``customer_identifiers`` (a point filter);
+    ``False`` computes them from ``identifiers`` at read time.
+    """
+    if materialised:
+        out = _query(ws, "identifiers_of_mat",
+                     lambda k: _identifiers_mat(ws.warehouse, k), customer_key)
+    else:
+        out = _query(ws, "identifiers_of",
+                     lambda k: _identifiers_expr(ws.warehouse, k), customer_key)
     return [{"type": r["id_type"], "value": r["written"], "records": r["records"],
              "sources": r["sources"]} for r in out]
+
+
+def _identifiers_mat(wh: Any, key: Any) -> ir.Table:
+    t = wh.table("customer_identifiers")
+    mine = t.filter(t.customer_key == key)
+    return mine.select("id_type", "id_value", "written", "records", "sources").order_by(
+        ["id_type", mine.records.desc()])
 
 
 def _identifiers_expr(wh: Any, key: Any) -> ir.Table:
@@ -166,15 +207,28 @@ def _identifiers_expr(wh: Any, key: Any) -> ir.Table:
     return grouped.order_by(["id_type", grouped.records.desc()])
 
 
-def timeline(ws: Workspace, customer_key: str, limit: int = TIMELINE_LIMIT) -> list[dict[str, Any]]:
-    """Every event of one customer across channels, newest first (bounded by ``limit``)."""
-    rows = _query(ws, f"timeline:{limit}", lambda k: _timeline_expr(ws.warehouse, k, limit),
+def timeline(ws: Workspace, customer_key: str, limit: int = TIMELINE_LIMIT,
+             materialised: bool = True) -> list[dict[str, Any]]:
+    """Every event of one customer across channels, newest first (bounded by ``limit``).
+
+    ``materialised`` reads the profile stage's ``customer_timeline``; ``False`` assembles the
+    events from the source tables at read time.
+    """
+    if materialised:
+        return _query(ws, f"timeline_mat:{limit}",
+                      lambda k: _timeline_mat(ws.warehouse, k, limit), customer_key)
+    return _query(ws, f"timeline:{limit}", lambda k: _timeline_expr(ws.warehouse, k, limit),
                   customer_key)
-    return rows
+
+
+def _timeline_mat(wh: Any, key: Any, limit: int) -> ir.Table:
+    t = wh.table("customer_timeline")
+    mine = t.filter(t.customer_key == key).select("at", "kind", "channel", "detail", "ref")
+    return mine.order_by(mine.at.desc()).limit(limit)
 
 
 def _timeline_expr(wh: Any, key: Any, limit: int) -> ir.Table:
-    import ibis
+    from cxlens.profile.lookups import events
 
     recs = records_of(wh, key)
 
@@ -183,38 +237,5 @@ def _timeline_expr(wh: Any, key: Any, limit: int) -> ir.Table:
         r = recs.filter(recs.record_table == table)
         return t.semi_join(r, ["source", "source_id"])
 
-    def event(t: ir.Table, at: ir.Value, kind: str, channel: ir.Value, detail: ir.Value,
-              ref: ir.Value) -> ir.Table:
-        return t.select(at=at.cast("timestamp"), kind=ibis.literal(kind),
-                        channel=channel.cast("string"), detail=detail.cast("string"),
-                        ref=ref.cast("string"))
-
-    inter = mine("interactions")
-    orders = mine("orders")
-    web = mine("web_events")
-    sessions = web.group_by("session_id").aggregate(
-        at=web.ts.min(), pages=web.count(), dwell=web.dwell_s.sum(), first=web.source_id.min())
-    surveys = mine("surveys")
-    cases = mine("cases")
-    parts = [
-        event(inter, inter.started_at, "interaction", inter.channel,
-              ibis.coalesce(inter.reason, inter.subject, inter.disposition, ibis.literal("")),
-              inter.interaction_id),
-        event(orders, orders.ordered_at, "order", orders.order_channel,
-              ibis.coalesce(orders.product, ibis.literal("")).concat(
-                  " ", ibis.coalesce(orders.amount.round(2).cast("string"), ibis.literal(""))),
-              orders.source_id),
-        event(sessions, sessions.at, "web_session", ibis.literal("web"),
-              sessions.pages.cast("string").concat(" pages"), sessions.session_id),
-        event(surveys, ibis.coalesce(surveys.responded_at, surveys.sent_at), "survey",
-              ibis.literal("survey"),
-              ibis.literal("csat=").concat(ibis.coalesce(surveys.csat.cast("string"), ibis.literal("-")),
-                                           " nps=", ibis.coalesce(surveys.nps.cast("string"), ibis.literal("-"))),
-              surveys.source_id),
-        event(cases, cases.opened_at, "case", ibis.literal("case"),
-              ibis.coalesce(cases.status, ibis.literal("")).concat(
-                  " ", ibis.coalesce(cases.subject, cases.reason, ibis.literal(""))),
-              cases.source_id),
-    ]
-    events = ibis.union(*parts)
-    return events.filter(events.at.notnull()).order_by(events.at.desc()).limit(limit)
+    out = events(wh, mine, [])
+    return out.order_by(out.at.desc()).limit(limit)
