@@ -31,8 +31,8 @@ def login(page, username: str = "demo", password: str = "demo") -> None:
     page.goto("/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
-    page.click("#login-button")
-    page.wait_for_load_state("load")
+    with page.expect_navigation():  # wait for the POST's redirect, not the current page
+        page.click("#login-button")
 
 
 def test_unauthenticated_requests_are_refused(page, live_server, screenshot):
@@ -70,8 +70,8 @@ def test_customer_360_by_any_written_form(page, an_identifier, screenshot):
     login(page)
     page.goto("/customers?lang=en")
     page.fill("#customer-search input[name=q]", an_identifier)
-    page.click("#customer-search button")
-    page.wait_for_load_state("load")
+    with page.expect_navigation():
+        page.click("#customer-search button")
     assert page.locator("#profile").count() == 1, page.content()[:2000]
     assert page.locator("#timeline li").count() >= 1
     assert page.locator("#identifiers td").count() >= 2
@@ -84,8 +84,8 @@ def test_language_switch(page, screenshot):
     login(page)
     page.goto("/?lang=en")
     assert page.locator("nav a[data-nav=journeys]").inner_text() == "Journeys"
-    page.click("#lang-switch")
-    page.wait_for_load_state("load")
+    with page.expect_navigation():
+        page.click("#lang-switch")
     assert page.locator("nav a[data-nav=journeys]").inner_text() == "客户旅程"
     page.wait_for_function("window.cxlensCharts !== undefined")
     assert len(page.evaluate(CHART_POINTS)) >= 4
@@ -100,8 +100,8 @@ def test_kpi_tile_drills_down_to_contacts(page, screenshot):
     page.goto("/?lang=en")
     tile = page.locator(".tile[data-kpi=handled]")
     shown = tile.locator(".value").inner_text()
-    tile.click()
-    page.wait_for_load_state("load")
+    with page.expect_navigation():
+        tile.click()
     assert "/contacts?" in page.url and "kpi=handled" in page.url
     assert page.locator("#contacts-table tbody tr").count() > 0
     screenshot(page, "drilldown")
