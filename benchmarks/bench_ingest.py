@@ -103,9 +103,12 @@ def _child(kind: str, path: Path, out: Path) -> None:
         from cxlens.ingest import ingest
 
         ws = cxlens.init(out / "ws", load_settings(None, environ={}))
-        result = ingest(ws, path, "asterisk", source="pbx")
+        # CXLENS_BENCH_GENERIC=1 measures the generic (pyarrow) path instead of the SQL one
+        result = ingest(ws, path, "asterisk", source="pbx",
+                        fast_path=not os.environ.get("CXLENS_BENCH_GENERIC"))
         ws.close()
-        doc = {k: getattr(result, k) for k in ("read", "stored", "quarantined", "duplicates")}
+        doc = {k: getattr(result, k) for k in ("read", "stored", "quarantined", "duplicates",
+                                               "method")}
         doc["rows"] = result.read
     doc["seconds"] = round(time.perf_counter() - t0, 2)
     doc["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
