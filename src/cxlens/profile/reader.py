@@ -196,7 +196,7 @@ def _identifiers_mat(wh: Any, key: Any) -> ir.Table:
     t = wh.table("customer_identifiers")
     mine = t.filter(t.customer_key == key)
     return mine.select("id_type", "id_value", "written", "records", "sources").order_by(
-        ["id_type", mine.records.desc()])
+        ["id_type", mine.records.desc(), "id_value"])
 
 
 def _identifiers_expr(wh: Any, key: Any) -> ir.Table:
@@ -204,7 +204,8 @@ def _identifiers_expr(wh: Any, key: Any) -> ir.Table:
     mine = ids.semi_join(records_of(wh, key), ["record_table", "source", "source_id"])
     grouped = mine.group_by(["id_type", "id_value"]).aggregate(
         written=mine.raw_value.min(), records=mine.count(), sources=mine.source.nunique())
-    return grouped.order_by(["id_type", grouped.records.desc()])
+    # id_value breaks ties so both read paths list identifiers in the same order
+    return grouped.order_by(["id_type", grouped.records.desc(), "id_value"])
 
 
 def timeline(ws: Workspace, customer_key: str, limit: int = TIMELINE_LIMIT,
