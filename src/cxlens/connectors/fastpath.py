@@ -39,8 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cxlens.clean import values as V
-from cxlens.connectors.asterisk import EXTENSION, EXTERNAL_NUMBER, INBOUND_CONTEXT, \
-    OUTBOUND_CONTEXT
+from cxlens.connectors.asterisk import EXTENSION, EXTERNAL_NUMBER, INBOUND_CONTEXT, OUTBOUND_CONTEXT
 
 if TYPE_CHECKING:
     from cxlens.connectors.base import ReadOptions
@@ -285,13 +284,8 @@ def run(ws: Workspace, path: Path, options: ReadOptions, columns: tuple[str, ...
     from cxlens.load import store_records
 
     con = ws.warehouse.store.raw
-    offset = V.fixed_offset(options.timezone)
-    assert offset is not None  # eligible() checked
-    offset_s = int(offset.total_seconds())
-    params: dict[str, Any] = {"ws": WHITESPACE, "ts_shape": TS_SHAPE, "sec_shape": SECONDS_SHAPE,
-                              "inb": INBOUND_CONTEXT, "outb": OUTBOUND_CONTEXT,
-                              "ext": EXTERNAL_NUMBER}
-    base = (f'WITH plain AS (SELECT * FROM temp."{STAGE}" WHERE _plain)')
+    params: dict[str, Any] = {}  # our constants are inlined by _q; values are added below
+    base = f'WITH plain AS (SELECT * FROM temp."{STAGE}" WHERE _plain)'
     read = int(con.execute(f'SELECT count(*) FROM temp."{STAGE}"').fetchone()[0])
     dups = _q(con, f'SELECT count(*) - count(DISTINCT _key) FROM temp."{STAGE}" WHERE _plain',
               params).fetchone()[0]
@@ -310,7 +304,8 @@ def run(ws: Workspace, path: Path, options: ReadOptions, columns: tuple[str, ...
     select = f"""{base}
         SELECT $source || ':' || _key AS interaction_id, $source AS source, _key AS source_id,
             'phone' AS channel, _dir AS direction, {queue} AS queue, {agent} AS agent_id,
-            _start AS started_at, _answer AS answered_at, _end AS ended_at, greatest({wait}, 0.0) AS wait_s, {bill} AS talk_s,
+            _start AS started_at, _answer AS answered_at, _end AS ended_at,
+            greatest({wait}, 0.0) AS wait_s, {bill} AS talk_s,
             {abandoned} AS abandoned,
             CASE WHEN {abandoned} THEN 'abandoned' ELSE coalesce(md.disp, $disp_null) END
                 AS disposition,
@@ -321,8 +316,7 @@ def run(ws: Workspace, path: Path, options: ReadOptions, columns: tuple[str, ...
         LEFT JOIN _cx_map_name mn ON mn.raw = plain.clid
         LEFT JOIN _cx_map_acct ma ON ma.raw = plain.accountcode
         LEFT JOIN _cx_map_disp md ON md.raw = plain.disposition"""
-    insert_params = {**params, "source": options.source, "ingest": ingest_id,
-                     "extension": EXTENSION}
+    insert_params = {**params, "source": options.source, "ingest": ingest_id}
     existing = con.execute("SELECT count(*) FROM (SELECT 1 FROM interactions "
                            "WHERE source = ? LIMIT 1)", [options.source]).fetchone()[0]
     if existing:  # upsert: a re-export replaces the stored rows of the same keys
