@@ -89,7 +89,9 @@ def test_profile_read_is_audited_without_the_identifier(demo_client, demo_ws):
     gate = demo_client.app.state.gate
     with gate.workspace() as ws:
         ids = ws.warehouse.table("identifiers")
-        row = ids.filter(ids.id_type == "phone").limit(1).to_pyarrow().to_pylist()[0]
+        # A phone seen on a contact, so the customer has at least one timeline event.
+        mine = ids.filter((ids.id_type == "phone") & (ids.record_table == "interactions"))
+        row = mine.order_by("source_id").limit(1).to_pyarrow().to_pylist()[0]
     written = row["raw_value"] or row["id_value"]
     r = demo_client.get(f"/api/v1/customers/{written}")
     assert r.status_code == 200, r.text
