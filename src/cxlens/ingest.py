@@ -107,9 +107,13 @@ def ingest(
     dry_run: bool = False,
     progress: Progress | None = None,
     write_rows: int = WRITE_ROWS,
-    fast_path: bool = True,
+    fast_path: bool = False,
 ) -> IngestResult:
-    """Ingest ``path`` (format name from :data:`cxlens.connectors.REGISTRY`, or ``auto``)."""
+    """Ingest ``path`` (format name from :data:`cxlens.connectors.REGISTRY`, or ``auto``).
+
+    ``fast_path=True`` lets a store that supports SQL ingest load formats that support it
+    (:mod:`cxlens.connectors.fastpath`; same result). Off by default: on the shared
+    benchmark machine it was not faster than the generic path (docs/connectors.md)."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path} does not exist", "check the path")

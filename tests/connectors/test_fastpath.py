@@ -55,7 +55,7 @@ def cdr(tmp_path: Path) -> Path:
 
 def test_fast_path_matches_generic_with_bad_rows(make_workspace, cdr):
     fast_ws, slow_ws = make_workspace(name="fast"), make_workspace(name="slow")
-    fast = ingest(fast_ws, cdr, "asterisk", source="pbx")
+    fast = ingest(fast_ws, cdr, "asterisk", source="pbx", fast_path=True)
     slow = ingest(slow_ws, cdr, "asterisk", source="pbx", fast_path=False)
     assert (fast.method, slow.method) == ("sql", "generic")
     for key in ("read", "stored", "quarantined", "duplicates", "quarantine_reasons", "tables"):
@@ -91,7 +91,7 @@ def test_fast_path_steps_aside_when_generic_rules_needed(make_workspace, tmp_pat
     lines.append('"","1","2"' if extra == "wrong width" else GOOD.format(s=9, d=10, b=5, i=2))
     path = _write(tmp_path / "Master.csv", lines)
     fast_ws, slow_ws = make_workspace(name="fast"), make_workspace(name="slow")
-    fast = ingest(fast_ws, path, "asterisk")
+    fast = ingest(fast_ws, path, "asterisk", fast_path=True)
     slow = ingest(slow_ws, path, "asterisk", fast_path=False)
     assert fast.method == "generic"
     assert (fast.read, fast.stored, fast.quarantined, fast.duplicates) == (
@@ -102,6 +102,6 @@ def test_fast_path_steps_aside_when_generic_rules_needed(make_workspace, tmp_pat
 
 def test_spark_store_uses_generic_path(make_workspace, cdr):
     ws = make_workspace("pyspark")
-    result = ingest(ws, cdr, "asterisk", source="pbx")
+    result = ingest(ws, cdr, "asterisk", source="pbx", fast_path=True)
     assert result.method == "generic"
     assert (result.read, result.stored, result.quarantined) == (47, 43, 4)
