@@ -97,7 +97,8 @@ def to_float(column: pa.Array) -> tuple[pa.Array, pa.Array]:
 def to_int(column: pa.Array) -> tuple[pa.Array, pa.Array]:
     """(int64 values, mask of values that are not whole numbers)."""
     values, bad = to_float(column)
-    whole = pc.equal(pc.floor(values), values)
+    # whole and inside int64 (1E100 is "whole" but does not fit: quarantine, don't raise)
+    whole = pc.and_(pc.equal(pc.floor(values), values), pc.less(pc.abs(values), 9.0e18))
     bad = pc.or_(bad, pc.fill_null(pc.invert(whole), False))
     ints = pc.cast(pc.if_else(pc.fill_null(whole, False), values, None), pa.int64())
     return ints, bad
