@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -68,7 +69,7 @@ def synth_cmd(
     config = synth.SynthConfig.checked(customers=customers, days=days, seed=seed, start=start)
     ws = init(workspace)
     try:
-        with console.status("generating...") if not json_ else _null():
+        with console.status("generating...") if not json_ else contextlib.nullcontext():
             summary = synth.generate(ws, config)
         if emit is not None:
             summary["files"] = synth.emit_files(emit, config)
@@ -145,14 +146,6 @@ def demo_cmd(
         demo.print_summary(summary, console)
     if serve:
         demo.serve(workspace, host=host, port=port, say=console.print)
-
-
-class _null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
