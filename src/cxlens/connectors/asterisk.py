@@ -36,6 +36,7 @@ import pyarrow.compute as pc
 from cxlens.clean import records as R
 from cxlens.clean import values as V
 from cxlens.connectors.base import Batch, Checks, ReadOptions, quarantine_rows
+from cxlens.connectors.cdr import call_times
 from cxlens.connectors.csvio import first_record, iter_csv
 
 BASE = ("accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp",
@@ -46,14 +47,12 @@ LAYOUTS = {
     18: (*BASE, "uniqueid", "userfield"),
     21: (*BASE, "uniqueid", "userfield", "peeraccount", "linkedid", "sequence"),
 }
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 DISPOSITION = {"answered": "answered", "no_answer": "no_answer", "busy": "busy",
                "failed": "failed", "congestion": "congestion"}
 INBOUND_CONTEXT = r"(?i)(from[-_]?(trunk|pstn|external|did|sip[-_]?external)|incoming|inbound|ext[-_]?did)"
 OUTBOUND_CONTEXT = r"(?i)(from[-_]?internal|outbound|outrt|dialout)"
 EXTERNAL_NUMBER = r"^\+?\d{7,}$"
 EXTENSION = r"^[A-Za-z0-9_]+/(?P<ext>[^-@/;]+)"
-DAY_S = 86_400.0
 CLID_NAME = r'^"?(?P<name>[^"<]*?)"?\s*<'
 
 
@@ -130,22 +129,11 @@ def convert(raw: pa.Table, options: ReadOptions, file_name: str = "",
     col = {name: V.blank_to_null(raw.column(name)) for name in raw.column_names
            if name not in unused}
     tz = options.timezone
-    started, bad_start = V.to_utc(col["start"], tz, [TIME_FORMAT])
-    answered, bad_answer = V.to_utc(col["answer"], tz, [TIME_FORMAT])
-    ended, bad_end = V.to_utc(col["end"], tz, [TIME_FORMAT])
-    duration, bad_duration = V.to_float(col["duration"])
-    billsec, bad_billsec = V.to_float(col["billsec"])
-
     checks = Checks(n)
-    checks.add(pc.is_null(col["start"]), "missing start time")
-    checks.add(bad_start, "unparseable start time")
-    checks.add(pc.or_(bad_answer, bad_end), "unparseable answer/end time")
-    checks.add(pc.or_(bad_duration, bad_billsec), "duration/billsec not a number")
-    checks.add(pc.less(duration, 0), "negative duration")
-    checks.add(pc.less(billsec, 0), "negative billsec")
-    checks.add(pc.greater(billsec, pc.add(duration, 1)), "billsec longer than duration")
-    checks.add(pc.less(ended, started), "end before start")
-    checks.add(pc.greater(duration, DAY_S), "call longer than 24 h")
+    times = call_times(col["start"], col["answer"], col["end"], col["duration"], col["billsec"],
+                       tz, checks)
+    started, answered, ended = times.started, times.answered, times.ended
+    duration, billsec = times.duration, times.billsec
 
     src, dst = col["src"], col["dst"]
     context = pc.fill_null(col["dcontext"], "")

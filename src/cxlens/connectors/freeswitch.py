@@ -29,16 +29,15 @@ from cxlens.clean import records as R
 from cxlens.clean import values as V
 from cxlens.clean import vocab
 from cxlens.connectors.base import Batch, Checks, ReadOptions, quarantine_rows
+from cxlens.connectors.cdr import call_times
 from cxlens.connectors.csvio import first_record, iter_csv
 from cxlens.errors import InputError
 
 COLUMNS = ("caller_id_name", "caller_id_number", "destination_number", "context", "start_stamp",
            "answer_stamp", "end_stamp", "duration", "billsec", "hangup_cause", "uuid",
            "bleg_uuid", "accountcode", "read_codec", "write_codec")
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 EXTERNAL = r"^\+?\d{7,}$"
 SHORT = r"^\d{2,6}$"
-DAY_S = 86_400.0
 
 
 class FreeSwitchConnector:
@@ -83,23 +82,12 @@ def convert(raw: pa.Table, options: ReadOptions, file_name: str = "",
     n = raw.num_rows
     col = {name: V.blank_to_null(raw.column(name)) for name in raw.column_names}
     tz = options.timezone
-    started, bad_start = V.to_utc(col["start_stamp"], tz, [TIME_FORMAT])
-    answered, bad_answer = V.to_utc(col["answer_stamp"], tz, [TIME_FORMAT])
-    ended, bad_end = V.to_utc(col["end_stamp"], tz, [TIME_FORMAT])
-    duration, bad_duration = V.to_float(col["duration"])
-    billsec, bad_billsec = V.to_float(col["billsec"])
-
     checks = Checks(n)
     checks.add(pc.is_null(col["uuid"]), "missing uuid")
-    checks.add(pc.is_null(col["start_stamp"]), "missing start time")
-    checks.add(bad_start, "unparseable start time")
-    checks.add(pc.or_(bad_answer, bad_end), "unparseable answer/end time")
-    checks.add(pc.or_(bad_duration, bad_billsec), "duration/billsec not a number")
-    checks.add(pc.less(duration, 0), "negative duration")
-    checks.add(pc.less(billsec, 0), "negative billsec")
-    checks.add(pc.greater(billsec, pc.add(duration, 1)), "billsec longer than duration")
-    checks.add(pc.less(ended, started), "end before start")
-    checks.add(pc.greater(duration, DAY_S), "call longer than 24 h")
+    times = call_times(col["start_stamp"], col["answer_stamp"], col["end_stamp"], col["duration"], col["billsec"],
+                       tz, checks)
+    started, answered, ended = times.started, times.answered, times.ended
+    duration, billsec = times.duration, times.billsec
 
     caller, dest = col["caller_id_number"], col["destination_number"]
     public = pc.fill_null(pc.equal(pc.utf8_lower(pc.fill_null(col["context"], "")), "public"),
