@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from cxlens._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from cxlens.qa.cards import interaction_detail, scorecards
@@ -25,10 +27,4 @@ _WHERE = {
     "interaction_detail": "cxlens.qa.cards",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        import importlib
-
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(name)
+__getattr__ = lazy_exports(__name__, _WHERE)

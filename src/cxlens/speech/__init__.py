@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from cxlens._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from cxlens.speech.signal import CallSignal
@@ -24,11 +26,4 @@ _WHERE = {
     "transcribe_interactions": "cxlens.speech.stage",
 }
 
-
-def __getattr__(name: str) -> Any:
-    # Lazy: importing cxlens.speech must not load numpy/scipy/pocketsphinx.
-    if name in _WHERE:
-        import importlib
-
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(name)
+__getattr__ = lazy_exports(__name__, _WHERE)

@@ -15,8 +15,7 @@ See docs/wfm.md for the definitions and the benchmark.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from cxlens._lazy import lazy_exports
 
 _EXPORTS = {
     "forecast": "cxlens.wfm.forecast",
@@ -39,8 +38,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'cxlens.wfm' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)
