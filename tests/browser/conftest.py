@@ -4,12 +4,17 @@ on a free port, and Debian's Chromium driven by Playwright (never `playwright in
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# The builder lives with the server tests; this folder runs on its own too, so put it on the path.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
+from web_workspace import demo_workspace  # noqa: E402
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = [
@@ -26,27 +31,8 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="session")
 def demo_ws(tmp_path_factory) -> Path:
-    """800 customers × 30 days of synth data through every pipeline stage, built once.
-
-    ``WEB_TEST_PREBUILT_WS=/path`` copies an already built workspace (with a demo/demo admin)
-    instead: a local shortcut while iterating on the UI.
-    """
-    import json
-    import os
-    import shutil
-
-    from cxlens import demo
-
-    path = tmp_path_factory.getbasetemp() / "web-demo-ws"
-    if not (path / ".web-test-built").exists():
-        prebuilt = os.environ.get("WEB_TEST_PREBUILT_WS")
-        if prebuilt:
-            shutil.copytree(prebuilt, path)
-        else:
-            summary = demo.build(path, customers=800, days=30, seed=11)
-            (path / ".demo-summary.json").write_text(json.dumps(summary, default=str))
-        (path / ".web-test-built").write_text("ok")
-    return path
+    """The server tests' synth workspace (one build when both folders run in one session)."""
+    return demo_workspace(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from web_workspace import demo_workspace
 
 PASSWORD = "correct horse battery"
 
@@ -70,24 +71,8 @@ def password() -> str:
 
 @pytest.fixture(scope="session")
 def demo_ws(tmp_path_factory) -> Path:
-    """800 customers × 30 days of synth data through every pipeline stage, built once
-    (``WEB_TEST_PREBUILT_WS=/path`` copies an already built workspace instead)."""
-    import json
-    import os
-    import shutil
-
-    from cxlens import demo
-
-    path = tmp_path_factory.getbasetemp() / "web-demo-ws"
-    if not (path / ".web-test-built").exists():
-        prebuilt = os.environ.get("WEB_TEST_PREBUILT_WS")
-        if prebuilt:
-            shutil.copytree(prebuilt, path)
-        else:
-            summary = demo.build(path, customers=800, days=30, seed=11)
-            (path / ".demo-summary.json").write_text(json.dumps(summary, default=str))
-        (path / ".web-test-built").write_text("ok")
-    return path
+    """The shared synth workspace (see ``web_workspace.demo_workspace``)."""
+    return demo_workspace(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -11,7 +12,7 @@ from fastapi.responses import Response
 
 from cxlens import audit
 from cxlens.errors import NotFoundError
-from cxlens.server import auth, data, views
+from cxlens.server import auth, dashboards, data, views
 from cxlens.server.app import principal, require
 from cxlens.server.filters import Filters
 from cxlens.server.gate import Gate
@@ -41,7 +42,7 @@ def whoami(who: auth.Principal = Depends(principal)) -> dict[str, Any]:
 
 @router.get("/kpis", summary="Every KPI with its labels, unit and definition")
 def kpis(request: Request, who: auth.Principal = require("aggregates")) -> dict[str, Any]:
-    return {"kpis": _gate(request).cached("catalog", {}, lambda ws: data.kpi_catalog())}
+    return {"kpis": dashboards.catalog(_gate(request))}
 
 
 @router.get("/kpi/{name}", summary="One KPI sliced by a dimension and/or a time grain")
@@ -55,7 +56,7 @@ def kpi(
     who: auth.Principal = require("aggregates"),
     f: Filters = Depends(page_filters),
 ) -> dict[str, Any]:
-    catalog = _gate(request).cached("catalog", {}, lambda ws: data.kpi_catalog())
+    catalog = dashboards.catalog(_gate(request))
     if name not in catalog:
         raise NotFoundError(
             f"unknown KPI {name!r}",
@@ -78,45 +79,53 @@ def kpi(
     }
 
 
-@router.get("/overview", summary="KPI tiles with the previous period and change")
-def overview(
+@dataclass(frozen=True)
+class Scope:
+    """What an aggregate endpoint works on: the server's gate, the filters, the label language."""
+
+    gate: Gate
+    f: Filters
+    lang: str
+
+    def dashboard(self, name: str) -> dict[str, Any]:
+        return dashboards.dashboard(self.gate, name, self.f, self.lang)
+
+    def period(self) -> dict[str, Any]:
+        return {"start": self.f.start, "end": self.f.end, "filters": self.f.dims}
+
+
+def aggregate_scope(
     request: Request,
     lang: Lang = "en",
     who: auth.Principal = require("aggregates"),
     f: Filters = Depends(page_filters),
-) -> dict[str, Any]:
-    view = _gate(request).cached(
-        "overview", {"f": f.key(), "lang": lang}, lambda ws: views.overview(ws, f, lang)
-    )
-    return {"start": f.start, "end": f.end, "filters": f.dims, "tiles": view["tiles"]}
+) -> Scope:
+    """Dependency of the aggregate endpoints (needs the ``aggregates`` permission)."""
+    return Scope(_gate(request), f, lang)
+
+
+Aggregates = Annotated[Scope, Depends(aggregate_scope)]
+
+
+@router.get("/overview", summary="KPI tiles with the previous period and change")
+def overview(s: Aggregates) -> dict[str, Any]:
+    return {**s.period(), "tiles": s.dashboard("overview")["tiles"]}
 
 
 @router.get("/heatmap", summary="Contacts by local weekday (0 = Monday) and hour")
-def heatmap(
-    request: Request,
-    who: auth.Principal = require("aggregates"),
-    f: Filters = Depends(page_filters),
-) -> dict[str, Any]:
-    found = _gate(request).cached(
-        "heatmap", {"f": f.key()}, lambda ws: views.heatmap_block(ws, f, "en")
+def heatmap(s: Aggregates) -> dict[str, Any]:
+    found = s.gate.cached(
+        "heatmap", {"f": s.f.key()}, lambda ws: views.heatmap_block(ws, s.f, "en")
     )
-    return {"start": f.start, "end": f.end, "filters": f.dims, "cells": found.get("rows", [])}
+    return {**s.period(), "cells": found.get("rows", [])}
 
 
 @router.get("/journeys", summary="Channel paths, true vs channel FCR by reason, repeat drivers")
-def journeys(
-    request: Request,
-    lang: Lang = "en",
-    who: auth.Principal = require("aggregates"),
-    f: Filters = Depends(page_filters),
-) -> dict[str, Any]:
-    view = _gate(request).cached(
-        "journeys", {"f": f.key(), "lang": lang}, lambda ws: views.journeys_view(ws, f, lang)
-    )
+def journeys(s: Aggregates) -> dict[str, Any]:
+    view = s.dashboard("journeys")
     blocks = view["blocks"]
     return {
-        "start": f.start,
-        "end": f.end,
+        **s.period(),
         "paths": view["paths"],
         "tiles": view["tiles"],
         "fcr_by_reason": blocks["fcr_by_reason"].get("rows", {}),
@@ -125,43 +134,23 @@ def journeys(
 
 
 @router.get("/agents", summary="Handled, AHT, FCR, CSAT per queue, team and agent; QA scorecards")
-def agents(
-    request: Request,
-    lang: Lang = "en",
-    who: auth.Principal = require("aggregates"),
-    f: Filters = Depends(page_filters),
-) -> dict[str, Any]:
-    view = _gate(request).cached(
-        "agents", {"f": f.key(), "lang": lang}, lambda ws: views.agents_view(ws, f, lang)
-    )
-    return {
-        "start": f.start,
-        "end": f.end,
-        "kpis": view["kpis"],
-        **view["tables"],
-        "scorecards": view["scorecards"],
-    }
+def agents(s: Aggregates) -> dict[str, Any]:
+    view = s.dashboard("agents")
+    return {**s.period(), "kpis": view["kpis"], **view["tables"], "scorecards": view["scorecards"]}
 
 
 @router.get("/quality", summary="Data-quality report and quarantine counts")
 def quality(request: Request, who: auth.Principal = require("aggregates")) -> dict[str, Any]:
-    view = _gate(request).cached("quality", {"lang": "en"}, lambda ws: views.quality_view(ws, "en"))
+    view = dashboards.quality(_gate(request), "en")
     return {k: v for k, v in view.items() if k != "blocks"}
 
 
 @router.get("/workforce", summary="Forecast vs actual and the staffing plan")
-def workforce(
-    request: Request,
-    who: auth.Principal = require("aggregates"),
-    f: Filters = Depends(page_filters),
-) -> dict[str, Any]:
-    view = _gate(request).cached(
-        "workforce", {"f": f.key(), "lang": "en"}, lambda ws: views.workforce_view(ws, f, "en")
-    )
+def workforce(s: Aggregates) -> dict[str, Any]:
+    view = s.dashboard("workforce")
     forecast = view["blocks"]["forecast"]
     return {
-        "start": f.start,
-        "end": f.end,
+        **s.period(),
         "plan": view["plan"],
         "summary": view.get("summary"),
         "available": forecast["ok"],
@@ -177,9 +166,7 @@ def contacts(
     who: auth.Principal = require("contacts"),
     f: Filters = Depends(page_filters),
 ) -> dict[str, Any]:
-    view = _gate(request).cached(
-        "contacts", {"f": f.key(), "kpi": kpi}, lambda ws: views.contacts_view(ws, kpi, f)
-    )
+    view = dashboards.contacts(_gate(request), kpi, f)
     return {**view, "rows": view["rows"][:limit]}
 
 

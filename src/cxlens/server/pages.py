@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -12,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from cxlens import audit
 from cxlens import users as users_mod
 from cxlens.errors import CxlensError, NotFoundError
-from cxlens.server import auth, data, views
+from cxlens.server import auth, dashboards, data, views
 from cxlens.server.app import LANG_COOKIE, language, principal, require
 from cxlens.server.filters import Filters
 from cxlens.server.filters import parse as parse_filters
@@ -45,9 +46,7 @@ def page_filters(
     tier: Text = None,
 ) -> Filters:
     """Dependency: the page's filters, defaulting to the last 28 days that have data."""
-    gate = _gate(request)
-    default = gate.cached("period", {}, data.data_period)
-    return parse_filters(start, end, channel, queue, tier, default)
+    return parse_filters(start, end, channel, queue, tier, dashboards.period(_gate(request)))
 
 
 def render(
@@ -88,10 +87,6 @@ def _start(request: Request) -> None:
 Timed = Depends(_start)
 
 
-def _options(gate: Gate) -> dict[str, list[str]]:
-    return gate.cached("options", {}, data.filter_options)
-
-
 # -- log-in --------------------------------------------------------------------------------------
 def _safe_next(target: str | None) -> str:
     # Only local paths: an open redirect would let a phishing link bounce through our log-in.
@@ -100,9 +95,17 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+def _login_page(
+    request: Request, target: str | None, status: int = 200, message: str = ""
+) -> HTMLResponse:
+    return render(
+        request, "login.html", "login", status=status, next=_safe_next(target), message=message
+    )
+
+
 @router.get("/login")
 def login_form(request: Request, next: Text = None) -> HTMLResponse:  # noqa: A002
-    return render(request, "login.html", "login", next=_safe_next(next), message="")
+    return _login_page(request, next)
 
 
 @router.post("/login")
@@ -116,26 +119,12 @@ def login(
     limiter: auth.LoginLimiter = request.app.state.limiter
     t = translator(language(request))
     if limiter.blocked(username):
-        return render(
-            request,
-            "login.html",
-            "login",
-            status=429,
-            next=_safe_next(next),
-            message=t("locked_out"),
-        )
+        return _login_page(request, next, status=429, message=t("locked_out"))
     user = gate.users().get(username)
     ok = users_mod.verify_password(password, user["password_hash"] if user else None)
     if not ok or user is None or user["disabled"]:
         limiter.failed(username)
-        return render(
-            request,
-            "login.html",
-            "login",
-            status=401,
-            next=_safe_next(next),
-            message=t("bad_login"),
-        )
+        return _login_page(request, next, status=401, message=t("bad_login"))
     limiter.succeeded(username)
     with gate.workspace() as ws:
         audit.record(ws, username, "login", username, "web")
@@ -163,74 +152,45 @@ def logout() -> Response:
 
 
 # -- dashboards ----------------------------------------------------------------------------------
+def _dashboard(request: Request, name: str, f: Filters) -> Response:
+    gate = _gate(request)
+    view = dashboards.dashboard(gate, name, f, language(request))
+    return render(
+        request, f"{name}.html", name, filters=f, options=dashboards.options(gate), view=view
+    )
+
+
 @router.get("/", dependencies=[Timed])
 def overview_page(
     request: Request, who: auth.Principal = Depends(principal), f: Filters = Depends(page_filters)
 ) -> Response:
     if not who.can("aggregates"):
         return RedirectResponse("/customers", status_code=303)
-    gate = _gate(request)
-    lang = language(request)
-    view = gate.cached(
-        "overview", {"f": f.key(), "lang": lang}, lambda ws: views.overview(ws, f, lang)
-    )
-    return render(
-        request, "overview.html", "overview", filters=f, options=_options(gate), view=view
-    )
+    return _dashboard(request, "overview", f)
 
 
-@router.get("/journeys", dependencies=[Timed])
-def journeys_page(
-    request: Request,
-    who: auth.Principal = require("aggregates"),
-    f: Filters = Depends(page_filters),
-) -> Response:
-    gate = _gate(request)
-    lang = language(request)
-    view = gate.cached(
-        "journeys", {"f": f.key(), "lang": lang}, lambda ws: views.journeys_view(ws, f, lang)
-    )
-    return render(
-        request, "journeys.html", "journeys", filters=f, options=_options(gate), view=view
-    )
+def _aggregate_page(name: str) -> Callable[..., Response]:
+    """The handler of dashboard page ``/name`` (roles with the ``aggregates`` permission)."""
+
+    def handler(
+        request: Request,
+        who: auth.Principal = require("aggregates"),
+        f: Filters = Depends(page_filters),
+    ) -> Response:
+        return _dashboard(request, name, f)
+
+    handler.__name__ = f"{name}_page"
+    return handler
 
 
-@router.get("/agents", dependencies=[Timed])
-def agents_page(
-    request: Request,
-    who: auth.Principal = require("aggregates"),
-    f: Filters = Depends(page_filters),
-) -> Response:
-    gate = _gate(request)
-    lang = language(request)
-    view = gate.cached(
-        "agents", {"f": f.key(), "lang": lang}, lambda ws: views.agents_view(ws, f, lang)
-    )
-    return render(request, "agents.html", "agents", filters=f, options=_options(gate), view=view)
+for _name in ("journeys", "agents", "workforce"):
+    router.add_api_route(f"/{_name}", _aggregate_page(_name), methods=["GET"], dependencies=[Timed])
 
 
 @router.get("/quality", dependencies=[Timed])
 def quality_page(request: Request, who: auth.Principal = require("aggregates")) -> Response:
-    gate = _gate(request)
-    lang = language(request)
-    view = gate.cached("quality", {"lang": lang}, lambda ws: views.quality_view(ws, lang))
+    view = dashboards.quality(_gate(request), language(request))
     return render(request, "quality.html", "quality", view=view)
-
-
-@router.get("/workforce", dependencies=[Timed])
-def workforce_page(
-    request: Request,
-    who: auth.Principal = require("aggregates"),
-    f: Filters = Depends(page_filters),
-) -> Response:
-    gate = _gate(request)
-    lang = language(request)
-    view = gate.cached(
-        "workforce", {"f": f.key(), "lang": lang}, lambda ws: views.workforce_view(ws, f, lang)
-    )
-    return render(
-        request, "workforce.html", "workforce", filters=f, options=_options(gate), view=view
-    )
 
 
 @router.get("/contacts", dependencies=[Timed])
@@ -242,17 +202,15 @@ def contacts_page(
 ) -> Response:
     gate = _gate(request)
     lang = language(request)
-    view = gate.cached(
-        "contacts", {"f": f.key(), "kpi": kpi}, lambda ws: views.contacts_view(ws, kpi, f)
-    )
-    catalog = gate.cached("catalog", {}, lambda ws: data.kpi_catalog())
+    view = dashboards.contacts(gate, kpi, f)
+    catalog = dashboards.catalog(gate)
     csv_link = "/api/v1/contacts.csv?" + urlencode(f.query(kpi=kpi))
     return render(
         request,
         "contacts.html",
         "contacts",
         filters=f,
-        options=_options(gate),
+        options=dashboards.options(gate),
         view=view,
         keep={"kpi": kpi},
         kpi_label=data.kpi_label(kpi, lang, catalog),
@@ -294,33 +252,6 @@ def customers_page(
 
 
 def warm(gate: Gate, languages: tuple[str, ...] = ("en", "zh")) -> int:
-    """Compute the default view of every dashboard page ahead of the first visitor.
-
-    Returns how many views were computed; a failure only means the first visitor waits.
-    """
-    from datetime import timedelta
-
-    done = 0
-    try:
-        period = gate.cached("period", {}, data.data_period)
-        gate.cached("options", {}, data.filter_options)
-        if period is None:
-            return done
-        f = Filters(start=max(period[0], period[1] - timedelta(days=27)), end=period[1])
-        defaults = {
-            "overview": views.overview,
-            "journeys": views.journeys_view,
-            "agents": views.agents_view,
-            "workforce": views.workforce_view,
-        }
-        for lang in languages:
-            for name, view in defaults.items():
-                gate.cached(
-                    name, {"f": f.key(), "lang": lang}, lambda ws, v=view, lg=lang: v(ws, f, lg)
-                )
-                done += 1
-            gate.cached("quality", {"lang": lang}, lambda ws, lg=lang: views.quality_view(ws, lg))
-            done += 1
-    except CxlensError:
-        pass
-    return done
+    """Compute the default view of every dashboard ahead of the first visitor (see
+    :func:`cxlens.server.dashboards.warm`)."""
+    return dashboards.warm(gate, languages)
