@@ -11,6 +11,7 @@ Everything else needs a session cookie or an API key; see :mod:`cxlens.server.au
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -220,6 +221,31 @@ def _cell(value: Any, unit: str = "") -> str:
     return text if len(text) <= 160 else text[:157] + "…"
 
 
+class ServerTiming:
+    """ASGI middleware: ``Server-Timing: app;dur=<ms>`` on every response, the server's whole
+    time to the first byte (auth, the view, template rendering), for benchmarks and browsers."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0 = time.perf_counter()
+
+        async def timed_send(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(k.lower() == b"server-timing" for k, _ in headers):
+                    ms = int((time.perf_counter() - t0) * 1000)
+                    headers.append((b"server-timing", f"app;dur={ms}".encode()))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, timed_send)
+
+
 def create_app(workspace_path: Path | str, warm: bool = False) -> FastAPI:
     """Build the app for one workspace (the warehouse is opened per burst of requests).
 
@@ -259,6 +285,7 @@ def create_app(workspace_path: Path | str, warm: bool = False) -> FastAPI:
     templates.env.filters["fmt"] = _cell
     app.state.templates = templates
     _install_error_handlers(app)
+    app.add_middleware(ServerTiming)
 
     @app.get("/health", include_in_schema=False)
     def health() -> dict[str, Any]:

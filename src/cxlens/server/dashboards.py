@@ -1,7 +1,9 @@
 """The cached views every shell asks for: the web pages, the JSON API and the start-up warm-up.
 
 One function per view kind, so a page and its API twin share one cache entry and one cache key
-(a page and the API asking for the same filters compute the view once).
+(a page and the API asking for the same filters compute the view once). Aggregate views are
+also kept on disk per data state (``persist=True``), so a restarted server serves them at once;
+the contacts drill-down (rows about people) is kept in memory only.
 """
 
 from __future__ import annotations
@@ -30,12 +32,16 @@ DASHBOARDS: Final[dict[str, View]] = {
 def dashboard(gate: Gate, name: str, f: Filters, lang: str) -> dict[str, Any]:
     """The view of dashboard ``name`` for filters ``f`` in ``lang``, cached until data changes."""
     view = DASHBOARDS[name]
-    return gate.cached(name, {"f": f.key(), "lang": lang}, lambda ws: view(ws, f, lang))
+    return gate.cached(
+        name, {"f": f.key(), "lang": lang}, lambda ws: view(ws, f, lang), persist=True
+    )
 
 
 def quality(gate: Gate, lang: str) -> dict[str, Any]:
     """The data-quality view (workspace-wide: no filters)."""
-    return gate.cached("quality", {"lang": lang}, lambda ws: views.quality_view(ws, lang))
+    return gate.cached(
+        "quality", {"lang": lang}, lambda ws: views.quality_view(ws, lang), persist=True
+    )
 
 
 def contacts(gate: Gate, kpi: str, f: Filters) -> dict[str, Any]:
@@ -57,7 +63,7 @@ def period(gate: Gate) -> tuple[date, date] | None:
 
 def options(gate: Gate) -> dict[str, list[str]]:
     """Values of the channel, queue and tier pickers."""
-    return gate.cached("options", {}, data.filter_options)
+    return gate.cached("options", {}, data.filter_options, persist=True)
 
 
 def default_filters(gate: Gate) -> Filters | None:

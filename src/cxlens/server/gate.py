@@ -9,7 +9,8 @@ DuckDB parallelises each query itself, and an Ibis connection is not meant to be
 
 Expensive aggregates are cached per request parameters; the cache is dropped whenever the
 warehouse changed between two openings (table counts and the last stage run differ), and entries
-expire after ``server.cache_seconds``.
+expire after ``server.cache_seconds``. Aggregate views asked with ``persist=True`` are also kept
+on disk per data state (:mod:`cxlens.server.viewstore`), so a restarted server serves them at once.
 """
 
 from __future__ import annotations
@@ -23,13 +24,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+from cxlens import __version__
 from cxlens.errors import CxlensError, WorkspaceError
+from cxlens.server.viewstore import ViewStore, state_of
 from cxlens.workspace import Workspace, open_workspace
 
 T = TypeVar("T")
 
 # Backends whose storage is a file one process locks exclusively (so the server lets go of it).
 EXCLUSIVE_FILE_BACKENDS: Final = frozenset({"duckdb"})
+# Tables the server itself writes (a profile read, a log-in) that no aggregate view reads: their
+# counts stay out of the data fingerprint, or every audited read would drop every cached page.
+NOT_VIEW_INPUTS: Final = frozenset({"audit_log", "users"})
 _MIGRATED: set[Path] = set()  # workspaces this process has already brought up to date
 
 
@@ -57,6 +63,8 @@ class Gate:
         self._last_used = 0.0
         self._in_use = 0
         self._fingerprint: str | None = None
+        self._store = ViewStore(path)
+        self._persist = False  # only where the fingerprint is re-read at every opening
         self._cache: dict[str, tuple[float, Any]] = {}
         self._memo: dict[Any, Any] = {}  # metric query results shared across views/languages
         self._memo_since = time.monotonic()
@@ -93,11 +101,15 @@ class Gate:
             raise
         self._ws = ws
         self.opened_count += 1
-        fingerprint = _fingerprint(ws)
+        counts = {t: n for t, n in table_counts(ws).items() if t not in NOT_VIEW_INPUTS}
+        fingerprint = hashlib.sha256(json.dumps(counts, sort_keys=True).encode()).hexdigest()
         if fingerprint != self._fingerprint:
             self._cache.clear()
             self._memo.clear()
             self._fingerprint = fingerprint
+        self._persist = ws.warehouse.backend in EXCLUSIVE_FILE_BACKENDS
+        if self._persist:
+            self._store.use_state(state_of(counts, ws.settings.model_dump_json(), __version__))
         self._users = None  # users may have been added or changed while we were closed
         self._last_used = time.monotonic()
         if ws.warehouse.backend in EXCLUSIVE_FILE_BACKENDS and self._reaper is None:
@@ -133,8 +145,18 @@ class Gate:
         return self._ws is not None
 
     # -- caches ----------------------------------------------------------------------------------
-    def cached(self, name: str, params: dict[str, Any], compute: Callable[[Workspace], T]) -> T:
-        """``compute(ws)``, remembered per ``name`` and ``params`` until the data changes."""
+    def cached(
+        self,
+        name: str,
+        params: dict[str, Any],
+        compute: Callable[[Workspace], T],
+        persist: bool = False,
+    ) -> T:
+        """``compute(ws)``, remembered per ``name`` and ``params`` until the data changes.
+
+        ``persist``: also keep it on disk for this data state (JSON-native aggregates only:
+        nothing personal, see :mod:`cxlens.server.viewstore`).
+        """
         key = name + ":" + json.dumps(params, sort_keys=True, default=str)
         with self.workspace() as ws:
             hit = self._cache.get(key)
@@ -144,13 +166,18 @@ class Gate:
                 self._memo_since = time.monotonic()
             if hit is not None and time.monotonic() - hit[0] < ttl:
                 return hit[1]  # type: ignore[no-any-return]
-            from cxlens.server.data import MEMO
+            stored = persist and self._persist and ttl > 0
+            found, value = self._store.get(key) if stored else (False, None)
+            if not found:
+                from cxlens.server.data import MEMO
 
-            token = MEMO.set(self._memo)
-            try:
-                value = compute(ws)
-            finally:
-                MEMO.reset(token)
+                token = MEMO.set(self._memo)
+                try:
+                    value = compute(ws)
+                finally:
+                    MEMO.reset(token)
+                if stored:
+                    value = self._store.put(key, value)
             if ttl > 0:
                 self._cache[key] = (time.monotonic(), value)
             return value
@@ -181,8 +208,3 @@ def table_counts(ws: Workspace) -> dict[str, int]:
         if '"' not in n and "'" not in n
     )
     return {name: int(n) for name, n in raw.execute(sql).fetchall()}
-
-
-def _fingerprint(ws: Workspace) -> str:
-    """Changes whenever rows are added or removed anywhere (a stage run adds a stage_runs row)."""
-    return hashlib.sha256(json.dumps(table_counts(ws), sort_keys=True).encode()).hexdigest()

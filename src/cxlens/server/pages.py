@@ -75,8 +75,6 @@ def render(
     response: HTMLResponse = templates.TemplateResponse(request, template, ctx, status_code=status)
     if request.query_params.get("lang") == lang:
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
-    if ctx["elapsed_ms"] is not None:
-        response.headers["Server-Timing"] = f"app;dur={ctx['elapsed_ms']}"
     return response
 
 
