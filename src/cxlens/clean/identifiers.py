@@ -30,11 +30,16 @@ def _fold(value: str) -> str:
     return unicodedata.normalize("NFKC", value).strip()
 
 
+# a bare country code, a few digits or punctuation only ("+86", "#", "--12") names nobody;
+# mirrors identity.graph.JUNK_PATTERN so such values never reach the identifiers table
+_NO_IDENTITY = re.compile(r"^[^\w]*\+?[0-9]{0,3}[^\w]*$")
+
+
 def _is_junk(value: str) -> bool:
     lowered = value.lower()
-    return lowered in _JUNK or set(re.sub(r"\D", "", lowered) or "x") <= {"0"} and not re.search(
-        r"[a-z]", lowered
-    )
+    if lowered in _JUNK or _NO_IDENTITY.match(lowered):
+        return True
+    return set(re.sub(r"\D", "", lowered) or "x") <= {"0"} and not re.search(r"[a-z]", lowered)
 
 
 @lru_cache(maxsize=1_000_000)
