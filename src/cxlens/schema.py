@@ -45,6 +45,8 @@ CANONICAL: Final[dict[str, dict[str, str]]] = {
         "acw_s": F, "transfers": I, "abandoned": B, "disposition": S, "resolved": B, "reason": S,
         "language": S, "subject": S, "text": S, "audio_ref": S, "contact_name": S,
         "contact_city": S, **_CONTACT_IDS, "thread_id": S, "wechat": S, **_LOAD,
+        # the CRM case / ticket number the contact was logged under (follow-ups reference it)
+        "case_id": S,
     },
     "messages": {
         "interaction_id": S, **_RECORD, "seq": I, "speaker": S, "ts": T, "text": S, **_LOAD,

@@ -45,6 +45,18 @@ def linked_contacts(
     thread_reason = j.reason.max().over(ibis.window(group_by=j.thread_id))
     j = j.mutate(reason=ibis.coalesce(
         j.reason, ibis.cases((j.thread_id.notnull(), thread_reason), else_=None)))
+    if "case_id" in j.columns:
+        # Contacts logged under one CRM case are about one thing: the case keeps the reason its
+        # first coded contact gave it (a later mis-keyed wrap-up code does not move the contact).
+        j = j.mutate(_coded_seq=ibis.row_number().over(ibis.window(
+            group_by=[j.case_id, j.reason.isnull()], order_by=[j.started_at, j.interaction_id])))
+        case_reason = ibis.cases((j.reason.notnull() & (j._coded_seq == 0), j.reason),
+                                 else_=None).max().over(ibis.window(group_by=j.case_id))
+        j = j.mutate(reason=ibis.cases((j.case_id.notnull() & case_reason.notnull(), case_reason),
+                                       else_=j.reason))
+        case_id = j.case_id
+    else:
+        case_id = ibis.null("string")
     abandoned = j.abandoned.fill_null(False)
     self_service = j.channel.isin(list(self_service_channels)) & j.agent_id.isnull()
     kind = ibis.cases(
@@ -57,6 +69,7 @@ def linked_contacts(
         started_at=j.started_at,
         end_ts=ibis.coalesce(j.ended_at, j.started_at),
         raw_reason=j.reason,
+        case_id=case_id,
         resolved=j.resolved,
         transfers=j.transfers.fill_null(0),
         wait_s=j.wait_s,
@@ -99,14 +112,50 @@ def _assign_reason(t: ir.Table, borrow_s: float, split_by_reason: bool) -> ir.Ta
     return t.mutate(_pk=t.reason.fill_null(""))
 
 
+def _case_change(t: ir.Table, attach_s: float) -> ir.BooleanColumn:
+    """True where a contact's CRM case differs from the previous contact's (same customer/reason).
+
+    A contact without a case (IVR leg, abandoned attempt) takes the case of the next handled
+    contact if that starts within ``attach_s`` (the call it led to), else the previous one's.
+    """
+    key = [t.customer_key, t._pk]
+    fwd = ibis.window(group_by=key, order_by=[t.started_at, t.interaction_id])
+    back = ibis.window(group_by=key, order_by=[t.started_at.desc(), t.interaction_id.desc()])
+    has = t.case_id.notnull().cast("int64")
+    t = t.mutate(_c1=has.cumsum().over(fwd), _c2=has.cumsum().over(back))
+    key = [t.customer_key, t._pk]
+    case_ts = ibis.cases((t.case_id.notnull(), t.started_at.epoch_seconds()), else_=None)
+    after = ibis.window(group_by=[*key, t._c2])
+    t = t.mutate(
+        _prev_case=t.case_id.max().over(ibis.window(group_by=[*key, t._c1])),
+        _next_case=t.case_id.max().over(after), _next_case_ts=case_ts.max().over(after),
+    )
+    key = [t.customer_key, t._pk]
+    near_next = (t._next_case_ts - t.started_at.epoch_seconds()) <= attach_s
+    t = t.mutate(_case=ibis.coalesce(t.case_id, ibis.cases((near_next, t._next_case),
+                                                           else_=None), t._prev_case))
+    key = [t.customer_key, t._pk]
+    before = t._case.lag().over(ibis.window(group_by=key, order_by=[t.started_at,
+                                                                    t.interaction_id]))
+    return t.mutate(_case_new=t._case.notnull() & before.notnull() & (t._case != before))
+
+
+CASE_ATTACH_S = 2 * 3600.0  # an IVR leg or abandoned attempt belongs to the call right after it
+
+
 def episodes(contacts: ir.Table, window_s: float, split_by_reason: bool = True,
-             borrow_s: float | None = None) -> ir.Table:
+             borrow_s: float | None = None, split_by_case: bool = True) -> ir.Table:
     """Contacts with ``journey_id``, position and the repeat/containment flags.
 
     ``borrow_s`` bounds how far an uncoded contact looks for a coded one (default: the window).
+    ``split_by_case`` starts a new journey where the CRM case changes (a new case is a new issue).
     """
     borrow = window_s if borrow_s is None else min(borrow_s, window_s)
     t = _assign_reason(contacts, borrow, split_by_reason)
+    if split_by_case:
+        t = _case_change(t, CASE_ATTACH_S)
+    else:
+        t = t.mutate(_case_new=ibis.literal(False))
     part = ibis.window(group_by=[t.customer_key, t._pk], order_by=[t.started_at, t.interaction_id])
     # Gap from the latest end so far, so a long call that overlaps the next contact still chains.
     prev_end = t.end_ts.epoch_seconds().max().over(
@@ -114,7 +163,7 @@ def episodes(contacts: ir.Table, window_s: float, split_by_reason: bool = True,
                     rows=(None, -1))
     )
     t = t.mutate(_gap=t.started_at.epoch_seconds() - prev_end)
-    t = t.mutate(_new=(t._gap.isnull() | (t._gap > window_s)).cast("int64"))
+    t = t.mutate(_new=(t._gap.isnull() | (t._gap > window_s) | t._case_new).cast("int64"))
     t = t.mutate(_ep=t._new.cumsum().over(part))
     keys = [t.customer_key, t._pk, t._ep]
     ordered = ibis.window(group_by=keys, order_by=[t.started_at, t.interaction_id])
@@ -226,10 +275,12 @@ def touches(
     web_events: ir.Table | None = None,
     help_prefixes: Sequence[str] = ("/help",),
     borrow_s: float | None = None,
+    split_by_case: bool = True,
 ) -> ir.Table:
     """Every touch of every journey with its ``seq`` — the ``journey_contacts`` rows."""
     contacts = linked_contacts(interactions, identity_map, self_service_channels)
-    eps = episodes(contacts, window_s, split_by_reason, borrow_s).select(*TOUCH_COLUMNS)
+    eps = episodes(contacts, window_s, split_by_reason, borrow_s,
+                   split_by_case).select(*TOUCH_COLUMNS)
     rows = eps
     if web_events is not None:
         sessions = attach_sessions(

@@ -53,6 +53,7 @@ class Problem:
     opened: float
     incident: str | None
     case: dict[str, object] | None = None
+    crm_case: str | None = None  # the CRM case its handled contacts are logged under
 
 
 def route_queue(person: Person, reason: str) -> str:
@@ -96,6 +97,8 @@ class ChunkSim:
         self.wait_prob = {q: v.tolist() for q, v in centre.wait_prob.items()}
         self.wait_mean = {q: v.tolist() for q, v in centre.wait_mean.items()}
         self._id_heads: dict[str, str] = {}
+        # wrap-up codes and case links draw from their own stream so the rest stays as it was
+        self.case_rng = random.Random(f"case-{centre.config.seed}-{chunk}")
 
     # -- ids ---------------------------------------------------------------------------------
     def next_id(self, prefix: str) -> str:
