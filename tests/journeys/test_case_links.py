@@ -1,0 +1,67 @@
+"""CRM case ids in journey stitching: a new case starts a new journey, a case keeps its reason."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pyarrow as pa
+
+from cxlens.journeys import stage
+from cxlens.load import store_records
+
+T0 = datetime(2026, 10, 5, 9, 0)
+
+# (source_id, channel, hours after T0, reason, agent, case_id)
+ROWS = [
+    # problem A: one billing call, logged under case K1
+    ("x1", "phone", 0.0, "billing", "a1", "K1"),
+    # problem B, the next day, same reason: an IVR leg (no code, no case), then the call that
+    # opens case K2 — a (customer, reason, 7-day window) rule alone would merge it with A
+    ("x2", "ivr", 24.0, None, None, None),
+    ("x3", "phone", 24.05, "billing", "a2", "K2"),
+    # a follow-up chat under K2 whose wrap-up code was mis-keyed: it stays with its case
+    ("x4", "chat", 30.0, "refund", "a3", "K2"),
+    # an abandoned call the day after that: it follows K2, the last case before it
+    ("x5", "phone", 50.0, None, None, None),
+]
+
+
+def _load(ws) -> None:
+    cols: dict[str, list] = {k: [] for k in (
+        "source", "source_id", "channel", "direction", "agent_id", "started_at", "ended_at",
+        "abandoned", "reason", "case_id")}
+    for sid, channel, hours, reason, agent, case in ROWS:
+        start = T0 + timedelta(hours=hours)
+        for key, value in (("source", "crm"), ("source_id", sid), ("channel", channel),
+                           ("direction", "inbound"), ("agent_id", agent), ("started_at", start),
+                           ("ended_at", start + timedelta(minutes=2)),
+                           ("abandoned", sid == "x5"), ("reason", reason), ("case_id", case)):
+            cols[key].append(value)
+    store_records(ws, "interactions", pa.table(cols))
+    ws.warehouse.replace("identity_map", [
+        {"record_table": "interactions", "source": "crm", "source_id": sid, "customer_key": "c5",
+         "method": "fixture", "updated_at": T0} for sid, *_ in ROWS])
+
+
+def _groups(ws) -> list[set[str]]:
+    jc = ws.warehouse.table("journey_contacts").to_pandas()
+    return sorted(({i.split(":", 1)[1] for i in g.interaction_id}
+                   for _, g in jc.groupby("journey_id")), key=sorted)
+
+
+def test_a_new_case_is_a_new_journey(make_workspace):
+    ws = make_workspace("duckdb")
+    _load(ws)
+    stage.run(ws)
+    assert _groups(ws) == [{"x1"}, {"x2", "x3", "x4", "x5"}]
+    jc = ws.warehouse.table("journey_contacts").to_pandas().set_index("interaction_id")
+    assert jc.loc["crm:x4", "reason"] == "billing"      # the case's reason, not the mis-key
+    assert jc.loc["crm:x2", "reason"] == "billing"      # borrowed from the call it led to
+
+
+def test_case_split_can_be_switched_off(make_workspace):
+    ws = make_workspace("duckdb")
+    ws.settings.journeys.split_by_case = False
+    _load(ws)
+    stage.run(ws)
+    assert _groups(ws) == [{"x1", "x2", "x3", "x4", "x5"}]
