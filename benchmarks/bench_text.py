@@ -129,19 +129,16 @@ def intent_banking77(data: Path) -> dict[str, Any]:
     base_fit = time.perf_counter() - t0
     base_acc = float(np.mean(baseline.predict(xt) == yt))
 
-    # Ours: C from a 10% hold-out of train (test is never looked at), then refit on all of train.
+    # Ours: the SVM + logistic-regression blend. Its settings (SVM C 1.0, LR C 10, SVM weight
+    # 0.3) were chosen on a 10% hold-out of train (docs/text.md); the hold-out figures are
+    # recomputed here, then the model is refitted on all of train and scored on test once.
     order = list(range(len(x)))
     random.Random(0).shuffle(order)
     cut = int(len(order) * 0.9)
-    holdout: dict[float, float] = {}
-    for c in IntentModel.C_GRID:
-        trial = IntentModel.train([x[i] for i in order[:cut]], [y[i] for i in order[:cut]], c)
-        preds = trial.predict([x[i] for i in order[cut:]])
-        holdout[c] = float(np.mean([p.intent == y[i] for p, i in zip(preds, order[cut:],
-                                                                        strict=True)]))
-    best_c = max(holdout, key=lambda c: (holdout[c], -c))
+    trial = IntentModel.train([x[i] for i in order[:cut]], [y[i] for i in order[:cut]], 1.0)
+    holdout = _blend_parts(trial, [x[i] for i in order[cut:]], np.array([y[i] for i in order[cut:]]))
     t0 = time.perf_counter()
-    model = IntentModel.train(x, y, best_c)
+    model = IntentModel.train(x, y, 1.0)
     fit_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     preds = model.predict(xt)
@@ -151,10 +148,21 @@ def intent_banking77(data: Path) -> dict[str, Any]:
         "train": len(x), "test": len(xt), "labels": len(set(y)),
         "baseline_word12_charwb25_svm": {"accuracy": round(base_acc, 4),
                                          "fit_s": round(base_fit, 1)},
-        "ours": {"accuracy": round(ours_acc, 4), "c": best_c, "holdout_accuracy": holdout,
+        "ours": {"accuracy": round(ours_acc, 4), "c": 1.0, "holdout_accuracy": holdout,
+                 "parts_test_accuracy": _blend_parts(model, xt, yt),
                  "fit_s": round(fit_s, 1), "texts_per_s": _rate(len(xt), pred_s)},
         "accuracy_gain_points": round(100 * (ours_acc - base_acc), 2),
     }
+
+
+def _blend_parts(model: Any, texts: list[str], truth: np.ndarray) -> dict[str, float]:
+    """Accuracy of the blend and of each of its two models alone (same fitted features)."""
+    features, blend = model.pipeline[:-1], model.pipeline[-1]
+    x = features.transform(texts)
+    out = {"blend": blend.predict(x)}
+    out["svm_alone"] = blend.classes_[blend.svm_.decision_function(x).argmax(axis=1)]
+    out["logistic_alone"] = blend.classes_[blend.lr_.decision_function(x).argmax(axis=1)]
+    return {k: round(float(np.mean(v == truth)), 4) for k, v in out.items()}
 
 
 def synth_figures(size: int) -> dict[str, Any]:

@@ -154,7 +154,8 @@ class KeywordRules:
 
 
 class IntentModel:
-    """A TF-IDF (word 1–3 + char_wb 1–5 grams) linear SVM over labelled examples.
+    """A TF-IDF (word 1–3 + char_wb 1–5 grams) linear model over labelled examples: a linear
+    SVM blended with a logistic regression (:class:`~cxlens.text.intent_blend.SvmLogisticBlend`).
 
     >>> model = IntentModel.train(["my card never arrived", "refund please"] * 5,
     ...                           ["delivery", "refund"] * 5)          # doctest: +SKIP
@@ -173,7 +174,8 @@ class IntentModel:
     def build(c: float = 0.5) -> Any:
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.pipeline import FeatureUnion, make_pipeline
-        from sklearn.svm import LinearSVC
+
+        from cxlens.text.intent_blend import SvmLogisticBlend
 
         features = FeatureUnion([
             ("word", TfidfVectorizer(ngram_range=(1, 3), sublinear_tf=True, lowercase=True,
@@ -181,7 +183,7 @@ class IntentModel:
             ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 5), sublinear_tf=True,
                                      lowercase=True, min_df=2)),
         ])
-        return make_pipeline(features, LinearSVC(C=c))
+        return make_pipeline(features, SvmLogisticBlend(c))
 
     @classmethod
     def train(cls, texts: Sequence[str], labels: Sequence[str], c: float = 0.5) -> IntentModel:
