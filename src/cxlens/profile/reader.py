@@ -52,11 +52,11 @@ def _query(ws: Workspace, name: str, build: Callable[..., ir.Table], *values: An
         for i, sentinel in enumerate(sentinels):
             sql = sql.replace(f"'{sentinel}'", f"${i + 1}")
         _SQL_CACHE[cache_key] = sql
-    cursor = raw.cursor()
-    try:
-        return cursor.execute(sql, list(values)).fetch_arrow_table().to_pylist()
-    finally:
-        cursor.close()
+    # The warehouse's own connection (callers hold it one at a time: the server's gate) and
+    # plain tuples: a cursor or an Arrow round trip per query costs more than the query.
+    found = raw.execute(sql, list(values))
+    names = [d[0] for d in found.description]
+    return [dict(zip(names, row, strict=True)) for row in found.fetchall()]
 
 
 def candidate_values(ws: Workspace, identifier: str) -> list[str]:
@@ -81,11 +81,11 @@ def find_customers(ws: Workspace, identifier: str) -> list[str]:
     values = candidate_values(ws, text)[:MAX_CANDIDATES]
     if not values:
         return []
-    padded = values + [values[0]] * (MAX_CANDIDATES - len(values))
-    rows = _query(ws, "keys_by_lookup", lambda *v: _keys_by_lookup(wh, list(v)), *padded)
+    n = len(values)  # one compiled query per number of forms (1 to 7)
+    rows = _query(ws, f"keys_by_lookup:{n}", lambda *v: _keys_by_lookup(wh, list(v)), *values)
     if not rows:  # not in the profile stage's lookup table (yet): scan the identity tables
-        rows = _query(ws, "keys_by_value", lambda *v: _keys_by_value(wh, list(v)), *padded)
-    return sorted(r["customer_key"] for r in rows)
+        rows = _query(ws, f"keys_by_value:{n}", lambda *v: _keys_by_value(wh, list(v)), *values)
+    return sorted({r["customer_key"] for r in rows})
 
 
 def _key_in_360(wh: Any, key: Any) -> ir.Table:
@@ -99,12 +99,13 @@ def _key_exists(wh: Any, key: Any) -> ir.Table:
 
 
 def _keys_by_lookup(wh: Any, values: list[Any]) -> ir.Table:
-    # OR of equalities (not IN): each one is a zone-map-prunable filter on the sorted id_value
+    # A UNION ALL of equalities: each one an index probe on DuckDB (an IN list or an OR is a
+    # scan there); duplicates are dropped in Python, cheaper than a DISTINCT operator.
+    import ibis
+
     look = wh.table("identity_lookup")
-    hit = look.id_value == values[0]
-    for value in values[1:]:
-        hit = hit | (look.id_value == value)
-    return look.filter(hit).select("customer_key").distinct()
+    parts = [look.filter(look.id_value == value).select("customer_key") for value in values]
+    return parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
 
 
 def _keys_by_value(wh: Any, values: list[Any]) -> ir.Table:
@@ -185,6 +186,10 @@ def identifiers_of(ws: Workspace, customer_key: str,
     if materialised:
         out = _query(ws, "identifiers_of_mat",
                      lambda k: _identifiers_mat(ws.warehouse, k), customer_key)
+        # a handful of rows: sorting here is cheaper than an ORDER BY operator in the query
+        out.sort(key=lambda r: r["id_value"])
+        out.sort(key=lambda r: r["records"] or 0, reverse=True)
+        out.sort(key=lambda r: r["id_type"])
     else:
         out = _query(ws, "identifiers_of",
                      lambda k: _identifiers_expr(ws.warehouse, k), customer_key)
@@ -195,8 +200,7 @@ def identifiers_of(ws: Workspace, customer_key: str,
 def _identifiers_mat(wh: Any, key: Any) -> ir.Table:
     t = wh.table("customer_identifiers")
     mine = t.filter(t.customer_key == key)
-    return mine.select("id_type", "id_value", "written", "records", "sources").order_by(
-        ["id_type", mine.records.desc(), "id_value"])
+    return mine.select("id_type", "id_value", "written", "records", "sources")
 
 
 def _identifiers_expr(wh: Any, key: Any) -> ir.Table:
@@ -216,16 +220,17 @@ def timeline(ws: Workspace, customer_key: str, limit: int = TIMELINE_LIMIT,
     events from the source tables at read time.
     """
     if materialised:
-        return _query(ws, f"timeline_mat:{limit}",
-                      lambda k: _timeline_mat(ws.warehouse, k, limit), customer_key)
+        # One customer's events (tens): sorted and cut here, cheaper than ORDER BY … LIMIT.
+        rows = _query(ws, "timeline_mat", lambda k: _timeline_mat(ws.warehouse, k), customer_key)
+        rows.sort(key=lambda r: r["at"], reverse=True)
+        return rows[:limit]
     return _query(ws, f"timeline:{limit}", lambda k: _timeline_expr(ws.warehouse, k, limit),
                   customer_key)
 
 
-def _timeline_mat(wh: Any, key: Any, limit: int) -> ir.Table:
+def _timeline_mat(wh: Any, key: Any) -> ir.Table:
     t = wh.table("customer_timeline")
-    mine = t.filter(t.customer_key == key).select("at", "kind", "channel", "detail", "ref")
-    return mine.order_by(mine.at.desc()).limit(limit)
+    return t.filter(t.customer_key == key).select("at", "kind", "channel", "detail", "ref")
 
 
 def _timeline_expr(wh: Any, key: Any, limit: int) -> ir.Table:
