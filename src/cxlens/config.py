@@ -80,7 +80,7 @@ class JourneySettings(_Section):
 
     window_days: float = Field(default=7.0, gt=0)
     split_by_reason: bool = True
-    reason_borrow_hours: float = Field(default=48.0, ge=0)
+    reason_borrow_hours: float = Field(default=6.0, ge=0)
     split_by_case: bool = True
     self_service_channels: list[str] = Field(default_factory=lambda: ["ivr", "web", "app"])
     include_web_sessions: bool = True

@@ -137,7 +137,11 @@ def _case_change(t: ir.Table, attach_s: float) -> ir.BooleanColumn:
     key = [t.customer_key, t._pk]
     before = t._case.lag().over(ibis.window(group_by=key, order_by=[t.started_at,
                                                                     t.interaction_id]))
-    return t.mutate(_case_new=t._case.notnull() & before.notnull() & (t._case != before))
+    t = t.mutate(_case_before=before)
+    return t.mutate(_case_new=t._case.notnull() & t._case_before.notnull()
+                    & (t._case != t._case_before),
+                    # only a contact logged under the case itself (not one attached to it)
+                    _case_same=t.case_id.notnull() & (t.case_id == t._case_before))
 
 
 CASE_ATTACH_S = 2 * 3600.0  # an IVR leg or abandoned attempt belongs to the call right after it
@@ -155,7 +159,7 @@ def episodes(contacts: ir.Table, window_s: float, split_by_reason: bool = True,
     if split_by_case:
         t = _case_change(t, CASE_ATTACH_S)
     else:
-        t = t.mutate(_case_new=ibis.literal(False))
+        t = t.mutate(_case_new=ibis.literal(False), _case_same=ibis.literal(False))
     part = ibis.window(group_by=[t.customer_key, t._pk], order_by=[t.started_at, t.interaction_id])
     # Gap from the latest end so far, so a long call that overlaps the next contact still chains.
     prev_end = t.end_ts.epoch_seconds().max().over(
@@ -163,7 +167,9 @@ def episodes(contacts: ir.Table, window_s: float, split_by_reason: bool = True,
                     rows=(None, -1))
     )
     t = t.mutate(_gap=t.started_at.epoch_seconds() - prev_end)
-    t = t.mutate(_new=(t._gap.isnull() | (t._gap > window_s) | t._case_new).cast("int64"))
+    # A follow-up logged under the same open case continues the journey however late it is.
+    late = (t._gap > window_s) & ~t._case_same.fill_null(False)
+    t = t.mutate(_new=(t._gap.isnull() | late | t._case_new).cast("int64"))
     t = t.mutate(_ep=t._new.cumsum().over(part))
     keys = [t.customer_key, t._pk, t._ep]
     ordered = ibis.window(group_by=keys, order_by=[t.started_at, t.interaction_id])
