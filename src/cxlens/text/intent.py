@@ -163,8 +163,6 @@ class IntentModel:
     'delivery'
     """
 
-    C_GRID = (0.5, 0.7, 1.0)  # the benchmark picks one on a hold-out of the training set
-
     def __init__(self, pipeline: Any, labels: list[str], temperature: float = 3.0) -> None:
         self.pipeline = pipeline
         self.labels = labels
