@@ -21,8 +21,12 @@ ROWS = [
     ("x3", "phone", 24.05, "billing", "a2", "K2"),
     # a follow-up chat under K2 whose wrap-up code was mis-keyed: it stays with its case
     ("x4", "chat", 30.0, "refund", "a3", "K2"),
-    # an abandoned call the day after that: it follows K2, the last case before it
-    ("x5", "phone", 50.0, None, None, None),
+    # an abandoned call a few hours later: it follows K2, the last case before it
+    ("x5", "phone", 33.0, None, None, None),
+    # an e-mail logged under K2 nine days later: past the 7-day window, still the same case
+    ("x6", "email", 270.0, None, "a4", "K2"),
+    # an abandoned call weeks later with no code and no case: a journey of its own
+    ("x7", "phone", 600.0, None, None, None),
 ]
 
 
@@ -35,7 +39,7 @@ def _load(ws) -> None:
         for key, value in (("source", "crm"), ("source_id", sid), ("channel", channel),
                            ("direction", "inbound"), ("agent_id", agent), ("started_at", start),
                            ("ended_at", start + timedelta(minutes=2)),
-                           ("abandoned", sid == "x5"), ("reason", reason), ("case_id", case)):
+                           ("abandoned", sid in ("x5", "x7")), ("reason", reason), ("case_id", case)):
             cols[key].append(value)
     store_records(ws, "interactions", pa.table(cols))
     ws.warehouse.replace("identity_map", [
@@ -53,7 +57,7 @@ def test_a_new_case_is_a_new_journey(make_workspace):
     ws = make_workspace("duckdb")
     _load(ws)
     stage.run(ws)
-    assert _groups(ws) == [{"x1"}, {"x2", "x3", "x4", "x5"}]
+    assert _groups(ws) == [{"x1"}, {"x2", "x3", "x4", "x5", "x6"}, {"x7"}]
     jc = ws.warehouse.table("journey_contacts").to_pandas().set_index("interaction_id")
     assert jc.loc["crm:x4", "reason"] == "billing"      # the case's reason, not the mis-key
     assert jc.loc["crm:x2", "reason"] == "billing"      # borrowed from the call it led to
@@ -64,4 +68,4 @@ def test_case_split_can_be_switched_off(make_workspace):
     ws.settings.journeys.split_by_case = False
     _load(ws)
     stage.run(ws)
-    assert _groups(ws) == [{"x1", "x2", "x3", "x4", "x5"}]
+    assert _groups(ws) == [{"x1", "x2", "x3", "x4", "x5"}, {"x6"}, {"x7"}]
