@@ -29,19 +29,27 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from cxlens.connectors import get_connector
 from cxlens.connectors.base import Batch, ReadOptions
+from cxlens.connectors.readahead import read_ahead
 from cxlens.errors import CxlensError, InputError
 from cxlens.workspace import Workspace
+
+if TYPE_CHECKING:
+    from cxlens.load import PreparedRecords
 
 WRITE_ROWS = 500_000
 # The whole file is one DuckDB transaction; capping DuckDB's memory makes it spill the
 # uncommitted rows to its temp folder instead of holding them, so RSS stays bounded.
 DUCKDB_MEMORY_LIMIT = "1GB"
+# One DuckDB thread for the writes: the other core parses and cleans the next batches
+# (connectors.readahead). On the shared 2-core benchmark machine DuckDB's second thread made
+# the inserts several times slower (threads waiting on each other), not faster.
+DUCKDB_INGEST_THREADS = 1
 Progress = Callable[[int, int, int], None]  # (bytes done, bytes total, records read)
 
 
@@ -151,12 +159,13 @@ def ingest(
     total = _total_bytes(path)
     try:
         if dry_run:
-            _run(connector.read(path, options), result, None, progress, total, write_rows)
+            _run(read_ahead(connector.read(path, options)), result, None, progress, total,
+                 write_rows)
         elif not (fast_path and _run_fast(ws, connector, path, options, result, started,
                                           progress, total)):
             with _bounded_memory(ws), ws.warehouse.transaction():
-                primary = _run(connector.read(path, options), result, ws, progress, total,
-                               write_rows)
+                primary = _run(read_ahead(connector.read(path, options)), result, ws,
+                               progress, total, write_rows)
                 _finish(ws, result, primary)
                 _log(ws, result, started, "loaded", "")
     except CxlensError as exc:
@@ -177,12 +186,15 @@ def _bounded_memory(ws: Workspace) -> Iterator[None]:
     if raw is None or ws.warehouse.backend != "duckdb":
         yield
         return
-    before = raw.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    before = raw.execute("SELECT current_setting('memory_limit'), "
+                         "current_setting('threads')").fetchone()
     raw.execute("SET memory_limit = ?", [DUCKDB_MEMORY_LIMIT])
+    raw.execute("SET threads = ?", [DUCKDB_INGEST_THREADS])
     try:
         yield
     finally:
-        raw.execute("SET memory_limit = ?", [before])
+        raw.execute("SET memory_limit = ?", [before[0]])
+        raw.execute("SET threads = ?", [int(before[1])])
 
 
 def _run_fast(ws: Workspace, connector: Any, path: Path, options: ReadOptions,
@@ -244,53 +256,103 @@ class _Buffer:
             self.quarantine.setdefault(batch.table, []).append(batch.quarantine)
         return self.sizes[batch.table] >= self.limit
 
+    def take(self, table: str) -> tuple[list[pa.Table], list[pa.Table]]:
+        """Remove and return one table's buffered (rows, quarantine) parts."""
+        self.sizes[table] = 0
+        return self.rows.pop(table, []), self.quarantine.pop(table, [])
+
 
 def _run(batches: Any, result: IngestResult, target: Workspace | None,
          progress: Progress | None, total: int, write_rows: int) -> set[str]:
     """Consume the connector's batches, writing every ``write_rows`` rows per table.
 
-    Returns the primary tables (those whose rows are the records counted in ``read``)."""
+    Writes run on one background thread (:class:`_Writer`), in order, while the next rows
+    are read and buffered. Returns the primary tables (those whose rows are the records
+    counted in ``read``)."""
     buffer = _Buffer(write_rows)
-    written: Counter[str] = Counter()
     primary: set[str] = set()
     reasons: Counter[str] = Counter()
-    for batch in batches:
-        accounted = batch.rows.num_rows + batch.quarantine.num_rows + batch.duplicates
-        if batch.primary:
-            if accounted != batch.read:
-                raise RuntimeError(  # a connector bug, never a user error
-                    f"connector {result.format} lost records: read {batch.read}, "
-                    f"accounted for {accounted}")
-            primary.add(batch.table)
-            result.read += batch.read
-            result.duplicates += batch.duplicates
-        result.quarantined += batch.quarantine.num_rows
-        if batch.quarantine.num_rows:
-            reasons.update(batch.quarantine.column("reason").to_pylist())
-        if buffer.add(batch):
-            result.duplicates += _flush(target, buffer, batch.table, result, written,
-                                        batch.table in primary)
-        if progress is not None:
-            progress(batch.position, total, result.read)
-    for table in sorted(set(buffer.rows) | set(buffer.quarantine)):
-        result.duplicates += _flush(target, buffer, table, result, written, table in primary)
+    with _Writer(target, result) as writer:
+        for batch in batches:
+            accounted = batch.rows.num_rows + batch.quarantine.num_rows + batch.duplicates
+            if batch.primary:
+                if accounted != batch.read:
+                    raise RuntimeError(  # a connector bug, never a user error
+                        f"connector {result.format} lost records: read {batch.read}, "
+                        f"accounted for {accounted}")
+                primary.add(batch.table)
+                result.read += batch.read
+                result.duplicates += batch.duplicates
+            result.quarantined += batch.quarantine.num_rows
+            if batch.quarantine.num_rows:
+                reasons.update(batch.quarantine.column("reason").to_pylist())
+            if buffer.add(batch):
+                writer.submit(batch.table, *buffer.take(batch.table))
+            if progress is not None:
+                progress(batch.position, total, result.read)
+        for table in sorted(set(buffer.rows) | set(buffer.quarantine)):
+            writer.submit(table, *buffer.take(table))
+    written = writer.written
+    result.duplicates += sum(writer.duplicates[t] for t in primary)
     result.quarantine_reasons = dict(reasons.most_common())
     result.tables = dict(written)
     result.stored = sum(written[t] for t in primary)
     return primary
 
 
-def _flush(target: Workspace | None, buffer: _Buffer, table: str, result: IngestResult,
-           written: Counter[str], is_primary: bool) -> int:
-    """Write one table's buffered rows; returns the duplicates dropped inside the buffer."""
-    from cxlens.clean.dedupe import keep_last
-    from cxlens.load import store_records
+class _Writer:
+    """Writes buffered rows on one background thread, in submission order, one write ahead
+    at most (memory stays bounded); the caller keeps reading meanwhile. Leaving the ``with``
+    waits for the last write and re-raises its error."""
 
-    parts = buffer.rows.pop(table, [])
-    quarantine = buffer.quarantine.pop(table, [])
-    buffer.sizes[table] = 0
-    if not parts and not quarantine:
-        return 0
+    def __init__(self, target: Workspace | None, result: IngestResult) -> None:
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        self.target = target
+        self.result = result
+        self.written: Counter[str] = Counter()
+        self.duplicates: Counter[str] = Counter()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cxlens-write")
+        self._pending: Future[object] | None = None
+
+    def __enter__(self) -> _Writer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._wait()
+        finally:
+            self._pool.shutdown(wait=True)
+
+    def submit(self, table: str, parts: list[pa.Table], quarantine: list[pa.Table]) -> None:
+        """Prepare one table's buffered rows here, then write them on the writer thread."""
+        if not parts and not quarantine:
+            return
+        rows, dups, prepared = _prepare(self.target, table, parts, quarantine,
+                                        self.result.ingest_id)
+        self._wait()
+        self.written[table] += rows
+        self.duplicates[table] += dups
+        if prepared is not None:
+            from cxlens.load import write_records
+
+            self._pending = self._pool.submit(write_records, self.target, prepared)
+
+    def _wait(self) -> None:
+        if self._pending is None:
+            return
+        future, self._pending = self._pending, None
+        future.result()
+
+
+def _prepare(target: Workspace | None, table: str, parts: list[pa.Table],
+             quarantine: list[pa.Table], ingest_id: str,
+             ) -> tuple[int, int, PreparedRecords | None]:
+    """(rows to write, duplicates dropped inside the buffer, the prepared write — None on a
+    dry run) of one table's buffered rows."""
+    from cxlens.clean.dedupe import keep_last
+    from cxlens.load import prepare_records
+
     dups = 0
     if parts:
         rows = pa.concat_tables(parts, promote_options="permissive")
@@ -299,11 +361,11 @@ def _flush(target: Workspace | None, buffer: _Buffer, table: str, result: Ingest
         from cxlens.schema import arrow_schema
 
         rows = arrow_schema(table).empty_table()
-    written[table] += rows.num_rows
-    if target is not None:
-        store_records(target, table, rows, ingest_id=result.ingest_id,
-                      quarantine=pa.concat_tables(quarantine) if quarantine else None)
-    return dups if is_primary else 0
+    if target is None:
+        return rows.num_rows, dups, None
+    prepared = prepare_records(target, table, rows, ingest_id=ingest_id,
+                               quarantine=pa.concat_tables(quarantine) if quarantine else None)
+    return rows.num_rows, dups, prepared
 
 
 def _finish(ws: Workspace, result: IngestResult, primary: set[str]) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from cxlens import schema
 from cxlens.clean import identifiers
@@ -52,19 +53,49 @@ def store_records(
 ) -> StoreResult:
     """Upsert ``data`` into ``table``, replace its identifiers, append quarantine rows — one
     transaction on DuckDB, so a failure leaves the warehouse as it was."""
+    return write_records(ws, prepare_records(ws, table, data, ingest_id=ingest_id,
+                                             quarantine=quarantine))
+
+
+@dataclass
+class PreparedRecords:
+    """Rows conformed to their table, their identifier rows and stamped quarantine rows:
+    everything :func:`write_records` needs, computed without touching the warehouse."""
+
+    table: str
+    data: pa.Table
+    identifiers: pa.Table
+    quarantine: pa.Table | None
+
+
+def prepare_records(
+    ws: Workspace,
+    table: str,
+    data: pa.Table,
+    *,
+    ingest_id: str | None = None,
+    quarantine: pa.Table | None = None,
+) -> PreparedRecords:
+    """The Arrow half of :func:`store_records` (pure; may run beside a write in progress)."""
     if table not in RECORD_TABLES:
         raise InputError(f"{table!r} is not a source-record table",
                          f"choose one of {', '.join(RECORD_TABLES)}")
     if ingest_id is not None:
         data = _with_column(data, "ingest_id", ingest_id)
     if table == "interactions" and "interaction_id" not in data.column_names:
-        ids = [schema.interaction_id(s, i) for s, i in zip(
-            data.column("source").to_pylist(), data.column("source_id").to_pylist(), strict=True)]
-        data = data.append_column("interaction_id", pa.array(ids, pa.string()))
+        data = data.append_column("interaction_id", _interaction_ids(data))
     data = schema.conform(table, data)
     ids = identifiers.extract(
         table, data, ws.settings.locale.region, hasher=pseudonymiser(ws)
     )
+    stamped = (_stamp_quarantine(quarantine, ingest_id)
+               if quarantine is not None and quarantine.num_rows else None)
+    return PreparedRecords(table, data, ids, stamped)
+
+
+def write_records(ws: Workspace, prepared: PreparedRecords) -> StoreResult:
+    """The warehouse half of :func:`store_records`: upsert, identifiers, quarantine."""
+    table, data, ids = prepared.table, prepared.data, prepared.identifiers
     wh = ws.warehouse
     with wh.transaction():
         wh.upsert(table, data)
@@ -74,10 +105,21 @@ def store_records(
             )
             wh.delete_where("identifiers", keys)
         wh.append("identifiers", ids)
-        if quarantine is not None and quarantine.num_rows:
-            wh.append("quarantine", _stamp_quarantine(quarantine, ingest_id))
+        if prepared.quarantine is not None:
+            wh.append("quarantine", prepared.quarantine)
     return StoreResult(table, data.num_rows, ids.num_rows,
-                       0 if quarantine is None else quarantine.num_rows)
+                       0 if prepared.quarantine is None else prepared.quarantine.num_rows)
+
+
+def _interaction_ids(data: pa.Table) -> pa.Array | pa.ChunkedArray:
+    """``schema.interaction_id`` of every row, vectorised when no key part is null (the
+    per-row Python form cost ~3 s per million rows)."""
+    source, source_id = data.column("source"), data.column("source_id")
+    if source.null_count or source_id.null_count:
+        return pa.array([schema.interaction_id(s, i) for s, i in zip(
+            source.to_pylist(), source_id.to_pylist(), strict=True)], pa.string())
+    return pc.binary_join_element_wise(source.cast(pa.string()), source_id.cast(pa.string()),
+                                       ":")
 
 
 def _with_column(data: pa.Table, name: str, value: str) -> pa.Table:

@@ -53,7 +53,9 @@ INBOUND_CONTEXT = r"(?i)(from[-_]?(trunk|pstn|external|did|sip[-_]?external)|inc
 OUTBOUND_CONTEXT = r"(?i)(from[-_]?internal|outbound|outrt|dialout)"
 EXTERNAL_NUMBER = r"^\+?\d{7,}$"
 EXTENSION = r"^[A-Za-z0-9_]+/(?P<ext>[^-@/;]+)"
-CLID_NAME = r'^"?(?P<name>[^"<]*?)"?\s*<'
+# Greedy: the name may keep trailing blanks before "<", which blank_to_null trims; RE2 ran
+# the lazy form (…*?) at about half this speed.
+CLID_NAME = r'^"?(?P<name>[^"<]*)"?\s*<'
 
 
 class AsteriskConnector:
