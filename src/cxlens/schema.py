@@ -125,6 +125,16 @@ DERIVED: Final[dict[str, dict[str, str]]] = {
         "day": D, "channel": S, "queue": S, "reason": S, "language": S, "kpi": S,
         "numerator": F, "denominator": F, "fingerprint": S, "built_at": T,
     },
+    # Offered contacts per local day × hour (the overview heatmap) and the distinct customers
+    # per local day (contacts per customer, a distinct count that daily sums cannot give).
+    "kpi_rollup_hourly": {
+        "day": D, "hour": I, "channel": S, "queue": S, "reason": S, "language": S,
+        "contacts": I, "fingerprint": S,
+    },
+    "kpi_rollup_customers": {
+        "day": D, "channel": S, "queue": S, "reason": S, "language": S, "customer_no": I,
+        "contacts": I, "fingerprint": S,
+    },
     "interaction_insights": {
         "interaction_id": S, "language": S, "sentiment": F, "sentiment_label": S,
         "sentiment_start": F, "sentiment_end": F, "intent": S, "intent_confidence": F,

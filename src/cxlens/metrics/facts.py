@@ -27,27 +27,31 @@ if TYPE_CHECKING:
 DIM_COLUMNS = ("channel", "queue", "agent", "team", "reason", "tier", "segment", "language")
 
 
+Moment = datetime | None
+
+
 def _seconds_between(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.FloatingValue:
     return (later.epoch_seconds() - earlier.epoch_seconds()).cast("float64")
 
 
-def contacts(
-    ws: Workspace,
-    joins: Iterable[str] = (),
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> ir.Table:
+def _within(t: ir.Table, column: str, start: Moment, end: Moment) -> ir.Table:
+    """Rows whose ``column`` lies in [start, end) (naive UTC; an open side is no bound)."""
+    if start is not None:
+        t = t.filter(t[column] >= start)
+    if end is not None:
+        t = t.filter(t[column] < end)
+    return t
+
+
+def contacts(ws: Workspace, joins: Iterable[str] = (), start: Moment = None,
+             end: Moment = None) -> ir.Table:
     """Interactions as KPI rows between ``start`` and ``end`` (naive UTC, end exclusive)."""
     joins = set(joins)
     wh = ws.warehouse
     m = ws.settings.metrics
     self_channels = list(ws.settings.journeys.self_service_channels)
     i = wh.table("interactions")
-    i = i.filter(i.started_at.notnull())
-    if start is not None:
-        i = i.filter(i.started_at >= start)
-    if end is not None:
-        i = i.filter(i.started_at < end)
+    i = _within(i.filter(i.started_at.notnull()), "started_at", start, end)
     abandoned = i.abandoned.fill_null(False)
     inbound = i.direction.isnull() | (i.direction == "inbound")
     self_service = i.channel.isin(self_channels) & i.agent_id.isnull()
@@ -106,12 +110,8 @@ def _add_customer_dims(ws: Workspace, t: ir.Table, joins: set[str]) -> ir.Table:
     return t
 
 
-def surveys(
-    ws: Workspace,
-    joins: Iterable[str] = (),
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> ir.Table:
+def surveys(ws: Workspace, joins: Iterable[str] = (), start: Moment = None,
+            end: Moment = None) -> ir.Table:
     """Surveys counted at the rated contact's start (else when answered or sent)."""
     s = ws.warehouse.table("surveys")
     c = contacts(ws, joins)
@@ -122,28 +122,14 @@ def surveys(
     cols = ["interaction_id", "ts", *(d for d in _dims_of(c)), "offered"]
     j = s.left_join(c.select(*cols), "interaction_id")
     j = j.mutate(ts=ibis.coalesce(j.ts, j.s_ts)).drop("s_ts")
-    j = j.filter(j.ts.notnull())
-    if start is not None:
-        j = j.filter(j.ts >= start)
-    if end is not None:
-        j = j.filter(j.ts < end)
-    return j
+    return _within(j.filter(j.ts.notnull()), "ts", start, end)
 
 
-def touches(
-    ws: Workspace,
-    joins: Iterable[str] = (),
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> ir.Table:
+def touches(ws: Workspace, joins: Iterable[str] = (), start: Moment = None,
+            end: Moment = None) -> ir.Table:
     """Journey touches (``journey_contacts``) with the dimensions of their contact."""
     joins = set(joins)
-    jc = ws.warehouse.table("journey_contacts")
-    if start is not None:
-        jc = jc.filter(jc.started_at >= start)
-    if end is not None:
-        jc = jc.filter(jc.started_at < end)
-    j = jc
+    j = _within(ws.warehouse.table("journey_contacts"), "started_at", start, end)
     if joins & {"contact", "team"}:
         # queue/agent/language/team live on the contact; the KPI inputs are on the touch
         c = contacts(ws, joins - {"customer", "tier", "segment"})
@@ -151,13 +137,8 @@ def touches(
         if "team" in joins:
             keep.append("team")
         j = j.left_join(c.select(*keep), "interaction_id")
-    j = j.mutate(
-        ts=j.started_at, offered=j.offered.fill_null(False),
-        first_assisted=j.first_assisted.fill_null(False),
-        repeat_any=j.repeat_any.fill_null(False),
-        repeat_channel=j.repeat_channel.fill_null(False),
-        followed_by_assisted=j.followed_by_assisted.fill_null(False),
-    )
+    flags = ("offered", "first_assisted", "repeat_any", "repeat_channel", "followed_by_assisted")
+    j = j.mutate(ts=j.started_at, **{f: j[f].fill_null(False) for f in flags})
     return _add_customer_dims(ws, j, joins)
 
 

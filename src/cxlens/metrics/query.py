@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import ibis
 
 from cxlens.errors import InputError, NotFoundError
-from cxlens.metrics import facts, localtime, rollup
+from cxlens.metrics import facts, localtime, rollup, rollup_read
 from cxlens.metrics.registry import DIMENSIONS, GRAINS, KPIS, Kpi, _one
 from cxlens.workspace import Workspace
 
@@ -99,10 +99,19 @@ def _joins(kpis: Iterable[Kpi], dims: Iterable[str], filters: Iterable[str]) -> 
 def _has_rows(ws: Workspace, table: str, cache: dict[str, Any]) -> bool:
     if table not in cache:
         store = ws.warehouse.store
+        raw = getattr(store, "raw", None)
         if "_tables" not in cache:
-            cache["_tables"] = set(store.list_tables())
-        cache[table] = table in cache["_tables"] and bool(
-            store.table(table).limit(1).count().execute())
+            cache["_tables"] = ({r[0] for r in raw.execute(
+                "SELECT table_name FROM duckdb_tables()").fetchall()} if raw is not None
+                else set(store.list_tables()))
+        if table not in cache["_tables"]:
+            cache[table] = False
+        elif raw is not None:
+            # a plain query on DuckDB: compiling an Ibis expression costs more than the answer
+            # (the table names come from the KPI registry, not from users)
+            cache[table] = bool(raw.execute(f'SELECT EXISTS (FROM "{table}")').fetchone()[0])
+        else:
+            cache[table] = bool(store.table(table).limit(1).count().execute())
     return bool(cache[table])
 
 
@@ -194,6 +203,7 @@ def compute(
     filters: Filters = None,
     *,
     compare: bool = False,
+    use_rollup: bool = True,
 ) -> pd.DataFrame:
     """One KPI, optionally sliced by dimensions and bucketed by a local time grain.
 
@@ -201,6 +211,8 @@ def compute(
     ``change`` with ``compare=True`` and both ``start`` and ``end``: the same KPI over the
     equally long period just before). ``value`` is None where there is nothing to rate — and
     for every row when a table the KPI needs is empty (e.g. CSAT without surveys).
+    Day, week and month buckets sliced and filtered by rollup dimensions are read from the
+    fresh daily rollup (the same numbers); ``use_rollup=False`` forces the scan.
 
     >>> from cxlens import metrics
     >>> metrics.compute(ws, "aht", by="channel", start="2026-10-01", end="2026-10-31")  # doctest: +SKIP
@@ -216,10 +228,11 @@ def compute(
         if not keys:
             frame = pd.DataFrame([{}])
         return frame.assign(value=None, numerator=0.0, denominator=0.0)
-    frame = _run(ws, k, dims, grain, s, e, flt)
+    run = _run_rollup if use_rollup and _rollup_serves(ws, k, dims, grain, flt) else _run
+    frame = run(ws, k, dims, grain, s, e, flt)
     if compare and s and e:
         length = (e - s).days + 1
-        prev = _run(ws, k, dims, grain, s - timedelta(days=length), s - timedelta(days=1), flt)
+        prev = run(ws, k, dims, grain, s - timedelta(days=length), s - timedelta(days=1), flt)
         if grain:
             prev["period"] = pd.to_datetime(prev["period"]) + pd.Timedelta(days=length)
         prev = prev[keys + ["value"]].rename(columns={"value": "previous"})
@@ -245,6 +258,45 @@ def _run(ws: Workspace, k: Kpi, dims: list[str], grain: str | None, s: date | No
     expr = t.group_by(groups).aggregate(**aggs) if groups else t.aggregate(**aggs)
     frame = expr.to_pandas()
     frame = frame.rename(columns={f"{k.name}__num": "numerator", f"{k.name}__den": "denominator"})
+    return _finish(k, frame, groups)
+
+
+def _rollup_serves(ws: Workspace, k: Kpi, dims: list[str], grain: str | None,
+                   flt: dict[str, list[str]]) -> bool:
+    return (k.kind != "per_customer" and grain in (None, "day", "week", "month")
+            and not (set(dims) | set(flt)) - set(rollup.ROLLUP_DIMS) and rollup.is_fresh(ws))
+
+
+def _run_rollup(ws: Workspace, k: Kpi, dims: list[str], grain: str | None, s: date | None,
+                e: date | None, flt: dict[str, list[str]]) -> pd.DataFrame:
+    """:func:`_run` re-adding the daily rollup: day, week and month buckets are unions of days."""
+    groups: list[Any] = (["period"] if grain else []) + dims
+    raw = rollup_read.connection(ws)
+    if raw is not None:
+        return _finish(k, rollup_read.kpi_series(raw, k.name, grain, dims, s, e, flt), groups)
+    r = _rollup_rows(ws, rollup.DAILY, s, e, flt)
+    r = r.filter(r.kpi == k.name)
+    if grain:
+        day = r.day if grain == "day" else r.day.truncate({"week": "W", "month": "M"}[grain])
+        r = r.mutate(period=day.cast("timestamp"))
+    aggs = {"numerator": r.numerator.sum(), "denominator": r.denominator.sum()}
+    expr = r.group_by(groups).aggregate(**aggs) if groups else r.aggregate(**aggs)
+    return _finish(k, expr.to_pandas(), groups)
+
+
+def _rollup_rows(ws: Workspace, table: str, s: date | None, e: date | None,
+                 flt: dict[str, list[str]]) -> ir.Table:
+    r = ws.warehouse.table(table)
+    if s is not None:
+        r = r.filter(r.day >= s)
+    if e is not None:
+        r = r.filter(r.day <= e)
+    for dim, values in flt.items():
+        r = r.filter(r[dim].isin(values))
+    return r
+
+
+def _finish(k: Kpi, frame: pd.DataFrame, groups: list[Any]) -> pd.DataFrame:
     if groups:
         frame = frame[frame["denominator"] > 0].sort_values(groups, na_position="last")
     frame["numerator"] = frame["numerator"].astype("float64").fillna(0.0)
@@ -255,14 +307,17 @@ def _run(ws: Workspace, k: Kpi, dims: list[str], grain: str | None, s: date | No
 
 
 def _overview_from_rollup(ws: Workspace, s: date, e: date, length: int,
-                          flt: dict[str, list[str]]) -> dict[str, tuple[Any, Any, Any, Any, bool]]:
-    r = ws.warehouse.table("kpi_rollup")
-    r = r.filter((r.day >= s - timedelta(days=length)) & (r.day <= e))
-    for dim, values in flt.items():
-        r = r.filter(r[dim].isin(values))
-    r = r.mutate(_current=r.day >= s)
-    rows = r.group_by(["kpi", "_current"]).aggregate(
-        num=r.numerator.sum(), den=r.denominator.sum()).to_pyarrow().to_pylist()
+                          flt: dict[str, list[str]], fresh: set[str]
+                          ) -> dict[str, tuple[Any, Any, Any, Any, bool]]:
+    since = s - timedelta(days=length)
+    raw = rollup_read.connection(ws)
+    if raw is not None:
+        rows = rollup_read.daily_totals(raw, since, s, e, flt)
+    else:
+        r = _rollup_rows(ws, rollup.DAILY, since, e, flt)
+        r = r.mutate(_current=r.day >= s)
+        rows = r.group_by(["kpi", "_current"]).aggregate(
+            num=r.numerator.sum(), den=r.denominator.sum()).to_pyarrow().to_pylist()
     got = {(row["kpi"], row["_current"]): row for row in rows}
     facts_before = {KPIS[row["kpi"]].fact for row in rows if not row["_current"]}
     out: dict[str, tuple[Any, Any, Any, Any, bool]] = {}
@@ -270,6 +325,18 @@ def _overview_from_rollup(ws: Workspace, s: date, e: date, length: int,
         cur, prev = got.get((k.name, True), {}), got.get((k.name, False), {})
         out[k.name] = (cur.get("num"), cur.get("den"), prev.get("num"), prev.get("den"),
                        k.fact in facts_before)
+    if rollup.CUSTOMERS in fresh and raw is not None:
+        row = rollup_read.customer_totals(raw, since, s, e, flt)
+    elif rollup.CUSTOMERS in fresh:
+        c = _rollup_rows(ws, rollup.CUSTOMERS, since, e, flt)
+        now = c.day >= s
+        row = c.aggregate(
+            num=c.contacts.sum(where=now), den=c.customer_no.nunique(where=now),
+            p_num=c.contacts.sum(where=~now), p_den=c.customer_no.nunique(where=~now),
+        ).to_pyarrow().to_pylist()[0]
+    if rollup.CUSTOMERS in fresh:
+        out["contacts_per_customer"] = (row["num"], row["den"], row["p_num"], row["p_den"],
+                                        "touches" in facts_before)
     return out
 
 
@@ -295,8 +362,10 @@ def overview(ws: Workspace, start: DateLike = None, end: DateLike = None,
         length = (e - s).days + 1
         p_lo, _ = _utc_range(ws, s - timedelta(days=length), None)
         lo, hi = _utc_range(ws, s, e)
-        if use_rollup and not (set(flt) - set(rollup.ROLLUP_DIMS)) and rollup.is_fresh(ws):
-            results.update(_overview_from_rollup(ws, s, e, length, flt))
+        if use_rollup and not (set(flt) - set(rollup.ROLLUP_DIMS)):
+            fresh = rollup.fresh_tables(ws)
+            if rollup.DAILY in fresh:
+                results.update(_overview_from_rollup(ws, s, e, length, flt, fresh))
         # KPIs that need an extra join (customers, sentiment) get their own query so the
         # plain ones stay a single scan.
         by_fact: dict[tuple[str, frozenset[str]], list[Kpi]] = {}
@@ -341,18 +410,33 @@ def overview(ws: Workspace, start: DateLike = None, end: DateLike = None,
 
 
 def heatmap(ws: Workspace, start: DateLike = None, end: DateLike = None,
-            filters: Filters = None) -> pd.DataFrame:
-    """Offered contacts per local weekday (0 = Monday) × hour (0-23): all 168 cells."""
+            filters: Filters = None, *, use_rollup: bool = True) -> pd.DataFrame:
+    """Offered contacts per local weekday (0 = Monday) × hour (0-23): all 168 cells.
+
+    Read from the fresh hourly rollup when the filters are rollup dimensions (the same counts);
+    ``use_rollup=False`` forces the scan.
+    """
     import pandas as pd
 
     flt = _filters(filters)
     s, e = _span(ws, start, end)
-    lo, hi = _utc_range(ws, s, e)
-    t = _fact(ws, "contacts", _joins([], [], flt), lo, hi, flt).filter(lambda r: r.offered)
-    o_lo, o_hi = _offset_span(ws, lo, hi)
-    local = localtime.to_local(t.ts, ws.settings.locale.timezone, o_lo, o_hi)
-    t = t.mutate(weekday=local.day_of_week.index(), hour=local.hour())
-    counts = t.group_by(["weekday", "hour"]).aggregate(contacts=t.count()).to_pandas()
+    raw = rollup_read.connection(ws)
+    if (use_rollup and not set(flt) - set(rollup.ROLLUP_DIMS)
+            and rollup.is_fresh(ws, rollup.HOURLY)):
+        if raw is not None:
+            counts = rollup_read.heatmap_counts(raw, s, e, flt)
+        else:
+            r = _rollup_rows(ws, rollup.HOURLY, s, e, flt)
+            r = r.mutate(weekday=r.day.day_of_week.index())
+            counts = (r.group_by(["weekday", "hour"]).aggregate(contacts=r.contacts.sum())
+                      .to_pandas())
+    else:
+        lo, hi = _utc_range(ws, s, e)
+        t = _fact(ws, "contacts", _joins([], [], flt), lo, hi, flt).filter(lambda r: r.offered)
+        o_lo, o_hi = _offset_span(ws, lo, hi)
+        local = localtime.to_local(t.ts, ws.settings.locale.timezone, o_lo, o_hi)
+        t = t.mutate(weekday=local.day_of_week.index(), hour=local.hour())
+        counts = t.group_by(["weekday", "hour"]).aggregate(contacts=t.count()).to_pandas()
     grid = pd.DataFrame([(d, h) for d in range(7) for h in range(24)], columns=["weekday", "hour"])
     out = grid.merge(counts.astype("int64"), on=["weekday", "hour"], how="left")
     out["contacts"] = out["contacts"].fillna(0).astype("int64")

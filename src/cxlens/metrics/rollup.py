@@ -1,13 +1,19 @@
-"""The daily KPI rollup: numerators and denominators per local day and low-cardinality dimension.
+"""The KPI rollups: numerators and denominators per local day and low-cardinality dimension.
 
 Every KPI but the distinct-count ones is a ratio of sums, so its numerator and denominator can be
 summed per (local day, channel, queue, reason, language) once — by the same registry code that
 :func:`cxlens.metrics.compute` uses — and re-added for any whole-day period. The dashboard overview
-then reads a few thousand rollup rows instead of scanning every interaction.
+then reads a few thousand rollup rows instead of scanning every interaction. Three tables:
 
-The rollup carries a *fingerprint* of what it was built from (row counts of its input tables and
+- ``kpi_rollup``: one row per day × dimensions × KPI (numerator, denominator);
+- ``kpi_rollup_hourly``: offered contacts per day × local hour × dimensions (the heatmap);
+- ``kpi_rollup_customers``: the distinct identified customers per day × dimensions (as dense
+  integers, with their offered contacts), so ``contacts_per_customer`` — a distinct count that
+  daily sums cannot re-add — is an exact ``count(distinct)`` over a compact integer column.
+
+Each table carries a *fingerprint* of what it was built from (row counts of its input tables and
 the settings that change KPI values). When the warehouse no longer matches — new data loaded, a
-setting changed — :func:`is_fresh` says so and the overview scans the facts instead, so a stale
+setting changed — :func:`is_fresh` says so and the queries scan the facts instead, so a stale
 rollup can slow a query down but never change a number.
 """
 
@@ -17,8 +23,9 @@ import hashlib
 import json
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import ibis
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -26,30 +33,49 @@ from cxlens.metrics import localtime
 from cxlens.metrics.registry import KPIS, Kpi
 from cxlens.workspace import Workspace
 
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
 ROLLUP_DIMS = ("channel", "queue", "reason", "language")
 INPUTS = ("interactions", "surveys", "journey_contacts", "interaction_insights", "identity_map",
           "agents")
+DAILY, HOURLY, CUSTOMERS = "kpi_rollup", "kpi_rollup_hourly", "kpi_rollup_customers"
+TABLES = (DAILY, HOURLY, CUSTOMERS)
 
 
 def rollup_kpis() -> list[Kpi]:
-    """KPIs the rollup can serve (sums re-add; distinct counts do not)."""
+    """KPIs the daily rollup serves (sums re-add; distinct counts do not)."""
     return [k for k in KPIS.values() if k.kind != "per_customer"]
 
 
 def fingerprint(ws: Workspace) -> str:
     """Row counts of the rollup's inputs + the settings that change KPI values."""
+    return _state(ws)[0]
+
+
+def _state(ws: Workspace) -> tuple[str, dict[str, str | None]]:
+    """(fingerprint of the warehouse now, fingerprint each rollup table was built from)."""
     store = ws.warehouse.store
     raw = getattr(store, "raw", None)
     names = ({r[0] for r in raw.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
              if raw is not None else set(store.list_tables()))
     present = [t for t in INPUTS if t in names]
-    if raw is not None and present:
-        # One round trip on DuckDB (the names are our constants, not user input).
-        sql = "SELECT " + ", ".join(f'(SELECT count(*) FROM "{t}")' for t in present)
-        values = raw.execute(sql).fetchone() or ()
-        found = dict(zip(present, (int(v) for v in values), strict=True))
+    built = [t for t in TABLES if t in names]
+    stamps: dict[str, str | None] = {}
+    if raw is not None:
+        # Plain queries on DuckDB: the freshness check is a fixed cost of every dashboard query,
+        # and compiling Ibis expressions (or one query of scalar subqueries, which DuckDB plans
+        # slowly) costs far more than the answers. The names are our constants.
+        found = {t: int(raw.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0])
+                 for t in present}
+        for t in built:
+            row = raw.execute(f'SELECT fingerprint FROM "{t}" LIMIT 1').fetchone()
+            stamps[t] = row[0] if row else None
     else:
         found = {t: int(store.table(t).count().execute()) for t in present}
+        for t in built:
+            rows = store.table(t).select("fingerprint").limit(1).to_pyarrow().to_pylist()
+            stamps[t] = rows[0]["fingerprint"] if rows else None
     counts = {t: found.get(t, -1) for t in INPUTS}
     doc = {
         "counts": counts,
@@ -57,51 +83,51 @@ def fingerprint(ws: Workspace) -> str:
         "tz": ws.settings.locale.timezone,
         "self_service": ws.settings.journeys.self_service_channels,
     }
-    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16], stamps
 
 
-def is_fresh(ws: Workspace, current: str | None = None) -> bool:
-    """Whether ``kpi_rollup`` exists, has rows and was built from the warehouse as it is now."""
-    wh = ws.warehouse
-    if "kpi_rollup" not in wh.store.list_tables():
-        return False
-    r = wh.store.table("kpi_rollup")
-    rows = r.select("fingerprint").limit(1).to_pyarrow().to_pylist()
-    if not rows:
-        return False
-    return rows[0]["fingerprint"] == (current or fingerprint(ws))
+def fresh_tables(ws: Workspace) -> set[str]:
+    """The rollup tables that have rows and were built from the warehouse as it is now."""
+    current, stamps = _state(ws)
+    return {t for t, stamp in stamps.items() if stamp is not None and stamp == current}
+
+
+def is_fresh(ws: Workspace, table: str = DAILY) -> bool:
+    """Whether rollup ``table`` exists, has rows and was built from the warehouse as it is now."""
+    return table in fresh_tables(ws)
+
+
+def _local_day(ws: Workspace, t: ir.Table, o_lo: datetime, o_hi: datetime) -> ir.Table:
+    local = localtime.to_local(t.ts, ws.settings.locale.timezone, o_lo, o_hi)
+    return t.mutate(day=local.date(), hour=local.hour())
 
 
 def build(ws: Workspace) -> pa.Table:
-    """The rollup rows (long format: one row per day × dimensions × KPI)."""
+    """The daily rollup rows (long format: one row per day × dimensions × KPI)."""
     from cxlens.metrics import query
 
     stamp = fingerprint(ws)
-    lo, hi = query._data_span_utc(ws)
+    span = _offsets(ws)
     parts: list[pa.Table] = []
-    if lo is not None and hi is not None:
-        o_lo, o_hi = query._offset_span(ws, lo, hi)
-        tz = ws.settings.locale.timezone
+    if span is not None:
         groups: dict[tuple[str, frozenset[str]], list[Kpi]] = {}
         cache: dict[str, Any] = {}
         for k in rollup_kpis():
             if query.has_data(ws, k, cache):
                 groups.setdefault((k.fact, k.extra), []).append(k)
         for (fact, extra), kpis in groups.items():
-            t = query._fact(ws, fact, set(extra) | {"contact"}, None, None, {})
-            t = t.mutate(day=localtime.to_local(t.ts, tz, o_lo, o_hi).date())
+            t = _local_day(ws, query._fact(ws, fact, set(extra) | {"contact"}, None, None, {}),
+                           *span)
             result = (t.group_by(["day", *ROLLUP_DIMS])
                       .aggregate(**query._aggregates(t, kpis, ws)).to_pyarrow())
             for k in kpis:
                 den = pc.cast(pc.fill_null(result[f"{k.name}__den"], 0), pa.float64())
-                keep = pc.greater(den, 0)
                 num = pc.cast(pc.fill_null(result[f"{k.name}__num"], 0), pa.float64())
-                part = pa.table({
+                parts.append(pa.table({
                     "day": result["day"], **{d: result[d] for d in ROLLUP_DIMS},
                     "kpi": pa.array([k.name] * result.num_rows, pa.string()),
                     "numerator": num, "denominator": den,
-                }).filter(keep)
-                parts.append(part)
+                }).filter(pc.greater(den, 0)))
     built = datetime.now(UTC).replace(tzinfo=None)
     if not parts:
         return pa.table({"kpi": pa.array([], pa.string())})
@@ -111,8 +137,61 @@ def build(ws: Workspace) -> pa.Table:
         "built_at", pa.array([built] * n, pa.timestamp("us")))
 
 
+def _offsets(ws: Workspace) -> tuple[datetime, datetime] | None:
+    from cxlens.metrics import query
+
+    lo, hi = query._data_span_utc(ws)
+    return None if lo is None or hi is None else query._offset_span(ws, lo, hi)
+
+
+def hourly(ws: Workspace, stamp: str) -> ir.Table | None:
+    """Offered contacts per local day × hour × dimension (None without interactions)."""
+    from cxlens.metrics import query
+
+    span = _offsets(ws)
+    if span is None:
+        return None
+    t = _local_day(ws, query._fact(ws, "contacts", set(), None, None, {}), *span)
+    t = t.filter(t.offered)
+    return (t.group_by(["day", "hour", *ROLLUP_DIMS])
+            .aggregate(contacts=t.count(), fingerprint=ibis.literal(stamp)).order_by("day"))
+
+
+def customers(ws: Workspace, stamp: str) -> ir.Table | None:
+    """Distinct identified customers (dense integers) per local day × dimension, with the
+    number of their offered contacts: the population of ``contacts_per_customer``."""
+    from cxlens.metrics import query
+
+    k = KPIS["contacts_per_customer"]
+    span = _offsets(ws)
+    if span is None or not query.has_data(ws, k):
+        return None
+    t = _local_day(ws, query._fact(ws, k.fact, set(k.extra) | {"contact"}, None, None, {}),
+                   *span)
+    t = t.filter(k.population(t, ws.settings.metrics).fill_null(False))
+    per_day = t.group_by(["day", *ROLLUP_DIMS, "customer_key"]).aggregate(contacts=t.count())
+    # Integers instead of customer keys: a distinct count over them is several times faster,
+    # and the rollup holds no identifier (a rebuild follows any `forget`: the counts change).
+    keys = t.select("customer_key").distinct()
+    keys = keys.mutate(customer_no=ibis.row_number())
+    joined = per_day.inner_join(keys, "customer_key")
+    return (joined.select("day", *ROLLUP_DIMS, "customer_no", "contacts",
+                          fingerprint=ibis.literal(stamp)).order_by("day"))
+
+
 def run(ws: Workspace) -> dict[str, Any]:
-    """Pipeline entry: rebuild ``kpi_rollup``. Returns its size and build time."""
+    """Pipeline entry: rebuild the three rollup tables. Returns their sizes and build time."""
     t0 = time.perf_counter()
-    rows = ws.warehouse.replace("kpi_rollup", build(ws))
-    return {"rollup_rows": rows, "seconds": round(time.perf_counter() - t0, 2)}
+    wh = ws.warehouse
+    wh.migrate(list(TABLES))
+    stamp = fingerprint(ws)
+    # Emptied first, written last: while the others are rebuilt the daily rollup is not fresh.
+    wh.replace(DAILY, pa.table({"kpi": pa.array([], pa.string())}))
+    out: dict[str, Any] = {}
+    for name, make in ((HOURLY, hourly), (CUSTOMERS, customers)):
+        expr = make(ws, stamp)
+        out[f"{name}_rows"] = (wh.replace(name, expr) if expr is not None else
+                               wh.replace(name, pa.table({"day": pa.array([], pa.date32())})))
+    out["rollup_rows"] = wh.replace(DAILY, build(ws))
+    out["seconds"] = round(time.perf_counter() - t0, 2)
+    return out
