@@ -69,3 +69,26 @@ def test_case_split_can_be_switched_off(make_workspace):
     _load(ws)
     stage.run(ws)
     assert _groups(ws) == [{"x1", "x2", "x3", "x4", "x5"}, {"x6"}, {"x7"}]
+
+
+def test_stitching_scored_with_true_identity(make_workspace):
+    import pandas as pd
+    import pytest
+
+    from cxlens.errors import NotFoundError
+    from cxlens.journeys.evaluate import evaluate_stitching
+
+    ws = make_workspace("duckdb")
+    _load(ws)
+    with pytest.raises(NotFoundError, match="no synth truth"):
+        evaluate_stitching(ws)
+    ws.truth_dir.mkdir()
+    problem = {"x1": "A", "x7": "C"}
+    pd.DataFrame([{"record_table": "interactions", "source": "crm", "source_id": sid,
+                   "person_id": "P5"} for sid, *_ in ROWS]
+                 ).to_parquet(ws.truth_dir / "records.parquet")
+    pd.DataFrame([{"interaction_id": f"crm:{sid}", "problem_id": problem.get(sid, "B")}
+                  for sid, *_ in ROWS]).to_parquet(ws.truth_dir / "interactions.parquet")
+    assert evaluate_stitching(ws)["exact_rate"] == 1.0
+    merged = evaluate_stitching(ws, split_by_case=False)   # A and B merge, x6 splits off
+    assert merged["exact"] == 1 and merged["merged_journeys"] == 1

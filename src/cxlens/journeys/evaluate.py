@@ -35,6 +35,45 @@ def evaluate(ws: Workspace) -> dict[str, Any]:
     return score(truth, mapped)
 
 
+def evaluate_stitching(ws: Workspace, **overrides: Any) -> dict[str, Any]:
+    """Score stitching alone: identity taken from the synth truth, nothing written.
+
+    ``overrides`` replace keyword arguments of :func:`cxlens.journeys.build.touches` (for
+    example ``window_s`` or ``split_by_case``) to compare settings on one workspace.
+
+    >>> import cxlens
+    >>> evaluate_stitching(cxlens.open("synth-ws"))["exact_rate"]   # doctest: +SKIP
+    0.9631
+    """
+    import ibis
+    import pandas as pd
+
+    from cxlens.journeys import build
+    from cxlens.journeys.stage import DAY_S
+
+    truth_dir = ws.truth_dir
+    if not (truth_dir / "records.parquet").exists():
+        raise NotFoundError(
+            f"no synth truth at {truth_dir}",
+            "journeys can only be scored on a synth workspace (`cxlens synth`)",
+        )
+    records = pd.read_parquet(truth_dir / "records.parquet",
+                              columns=["record_table", "source", "source_id", "person_id"])
+    true_map = ibis.memtable(records.rename(columns={"person_id": "customer_key"}))
+    cfg = ws.settings.journeys
+    kwargs: dict[str, Any] = dict(
+        window_s=cfg.window_days * DAY_S, self_service_channels=cfg.self_service_channels,
+        split_by_reason=cfg.split_by_reason, borrow_s=cfg.reason_borrow_hours * 3600.0,
+        split_by_case=cfg.split_by_case,
+    )
+    kwargs.update(overrides)
+    touches = build.touches(ws.warehouse.table("interactions"), true_map, **kwargs)
+    mapped = touches.select("interaction_id", "journey_id").to_pandas()
+    truth = pd.read_parquet(truth_dir / "interactions.parquet",
+                            columns=["interaction_id", "problem_id"]).dropna()
+    return score(truth, mapped)
+
+
 def score(truth: Any, mapped: Any) -> dict[str, Any]:
     """Compare ``truth`` (interaction_id, problem_id) with ``mapped`` (interaction_id, journey_id)."""
     both = truth.merge(mapped, on="interaction_id", how="left")
