@@ -86,6 +86,9 @@ def test_trained_model_roundtrip(tmp_path: Path) -> None:
     assert [p.intent for p in pred] == ["delivery", "refund"]
     assert pred[0].sub_intent == "delivery.late" and pred[0].method == "model"
     assert all(0 < p.confidence <= 1 for p in pred)
+    # Nothing to read a reason in → other, whatever the model's intercepts say.
+    empty = clf.predict(["", "😀😀", "？！…"])
+    assert [(p.intent, p.confidence) for p in empty] == [("other", 0.0)] * 3
 
 
 def test_read_labels_errors(tmp_path: Path) -> None:

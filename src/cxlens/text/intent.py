@@ -27,6 +27,7 @@ TAXONOMY_FILE = Path(__file__).with_name("taxonomy.yaml")
 MODEL_FILE = "intent.joblib"
 OTHER = "other"
 MAX_CHARS = 4000  # a reason is stated early; a 1 MB e-mail must not cost a second
+_WORDY = re.compile(r"[^\W_]")  # a letter, digit or Han character: something to read a reason in
 
 
 @dataclass
@@ -295,8 +296,12 @@ class IntentClassifier:
                     p.sub_intent, p.intent = p.intent, top
         else:
             preds = self.rules.predict_many(texts)
-        for p in preds:
-            if p.confidence < self.min_confidence:
+        for p, text in zip(preds, texts, strict=True):
+            # Empty, emoji-only or punctuation-only text states no reason: the model would
+            # still name one from its intercepts alone.
+            if not _WORDY.search((text or "")[:MAX_CHARS]):
+                p.intent, p.sub_intent, p.confidence = OTHER, None, 0.0
+            elif p.confidence < self.min_confidence:
                 p.intent, p.sub_intent = OTHER, None
         return preds
 
