@@ -185,3 +185,27 @@ def test_shared_landline_never_bridges_two_identified_customers(make_workspace):
     assert key["X"] != key["Y"]  # the landline touches two anchored customers: not merged
     assert key["X"] == key["Z"]  # same account
     assert key["k1"] == key["X"]  # a mobile on one anchored customer attaches the orphan call
+
+
+@pytest.mark.slow
+def test_personal_mobile_bridges_identified_records_but_not_two_accounts(make_workspace):
+    ws = _configure(make_workspace())
+    store_records(ws, "parties", pa.table({
+        "source": ["crm", "crm", "crm"], "source_id": ["M1", "N1", "N2"],
+        "wechat": ["wx_m", None, None], "account": [None, "A-11", "A-12"],
+        "phone": ["137-2222-3333", "13644445555", "+86 136 4444 5555"]}))
+    store_records(ws, "orders", pa.table({
+        "source": ["shop"], "source_id": ["o7"], "account": ["A-9"], "phone": ["13722223333"]}))
+    store_records(ws, "interactions", pa.table({
+        "source": ["pbx", "pbx"], "source_id": ["k7", "k8"],
+        "phone": ["+8613722223333", "13644445555"]}))
+    stage.full_run(ws)
+    key = {r[2]: k for k, recs in _clusters(ws).items() for r in recs}
+    # a mainland mobile is one person's: the WeChat-identified CRM record and the account's
+    # order are one customer, and the call joins them
+    assert key["M1"] == key["o7"] == key["k7"]
+    edges = ws.warehouse.table("identity_edges_all")
+    kinds = edges.filter(edges.edge == "phone:+8613722223333").kind.to_pyarrow().to_pylist()
+    assert kinds and set(kinds) == {"mobile"}
+    # the same mobile quoted with two accounts is a shared phone (household rule): no merge
+    assert key["N1"] != key["N2"] and key["k8"] not in (key["N1"], key["N2"])

@@ -37,6 +37,10 @@ LABELS = ("identity_labels_a", "identity_labels_b")
 JUNK_PATTERN = r"^\+?[0-9]{0,3}$"
 # junk that survives normalisation as a token; blocked in hashed form too when pseudonymised
 JUNK_VALUES = ("+86", "+1", "+852", "+853", "+886", "+44", "+81", "+82", "+65")
+# a mainland mobile is registered to one person (real-name rule), unlike a landline or an office
+# switchboard: its memberships get kind "mobile", which is not weak (it anchors and bridges
+# customers) but still obeys the household rule of "phone". Hashed values never match.
+MOBILE_PATTERN = r"^\+861[3-9][0-9]{9}$"
 
 
 def records(wh: Warehouse) -> ir.Table:
@@ -117,8 +121,12 @@ def memberships(ids: ir.Table, nodes: ir.Table, rules: EdgeRules,
         personal = personal.filter(~personal.id_value.isin(list(rules.blocked)))
     # a bare country code or a few digits ("+86", "0") identifies nobody, whatever the column
     personal = personal.filter(~personal.id_value.re_search(JUNK_PATTERN))
+    import ibis
+
+    mobile = (personal.id_type == "phone") & personal.id_value.re_search(MOBILE_PATTERN)
     rows = personal.select(
-        *RECORD_KEY, kind=personal.id_type, edge=edge_key(personal.id_type, personal.id_value)
+        *RECORD_KEY, kind=ibis.ifelse(mobile, "mobile", personal.id_type),
+        edge=edge_key(personal.id_type, personal.id_value),
     ).distinct()
     rows = rows.join(nodes, list(RECORD_KEY)).select("node_id", "edge", "kind", "record_table",
                                                       "source", "source_id")
@@ -131,7 +139,9 @@ def memberships(ids: ir.Table, nodes: ir.Table, rules: EdgeRules,
     source = ids if all_ids is None else all_ids  # accounts of the records, whatever value
     accounts = source.filter(source.id_type == "account")
     account_of = accounts.select("record_table", "source", "source_id", account=accounts.id_value)
-    typed = rows.filter(rows.kind.isin(list(rules.household_types)))
+    household_kinds = [*rules.household_types, *(["mobile"] if "phone" in rules.household_types
+                                                  else [])]
+    typed = rows.filter(rows.kind.isin(household_kinds))
     typed = typed.join(account_of, list(RECORD_KEY)).select("edge", "account")
     people = typed.group_by("edge").aggregate(n_people=typed.account.nunique())
     household = people.filter(people.n_people > rules.max_accounts).select("edge")
