@@ -153,3 +153,22 @@ def test_rollup_reads_through_ibis_match_the_scan(make_workspace, monkeypatch):
     rollup.run(ws)
     monkeypatch.setattr(rollup_read, "connection", lambda ws: None)
     _assert_rollup_matches_scan(ws, CASES[:3])
+
+
+def test_rollup_reads_bind_values_and_handle_empty_periods(make_workspace):
+    ws = make_workspace("duckdb")
+    metrics_fixture.load(ws)
+    rollup.run(ws)
+    nasty = {"channel": ["phone'); DELETE FROM kpi_rollup; --", 'x" OR TRUE']}
+    tiles = {t["kpi"]: t for t in metrics.overview(ws, START, END, nasty)}
+    assert tiles["offered"]["value"] == 0 and tiles["aht"]["value"] is None
+    assert int(metrics.heatmap(ws, START, END, nasty)["contacts"].sum()) == 0
+    assert metrics.compute(ws, "offered", by="channel", start=START, end=END,
+                           filters=nasty).empty
+    assert rollup.fresh_tables(ws) == set(rollup.TABLES)  # nothing was deleted
+    # a period without contacts: the rollup answers as the scan does ("no data", not 0)
+    empty = ("2027-03-01", "2027-03-07")
+    assert _key(metrics.overview(ws, *empty)) == _key(
+        metrics.overview(ws, *empty, use_rollup=False))
+    frame = metrics.compute(ws, "aht", grain="day", start=empty[0], end=empty[1])
+    assert frame.empty and list(frame.columns) == ["period", "value", "numerator", "denominator"]
