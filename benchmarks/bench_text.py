@@ -108,7 +108,7 @@ def sentiment_chnsenticorp(data: Path, skip_floor: bool) -> dict[str, Any]:
     return out
 
 
-def intent_banking77(data: Path) -> dict[str, Any]:
+def intent_banking77(data: Path, skip_holdout: bool = False) -> dict[str, Any]:
     import pandas as pd
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.pipeline import FeatureUnion, make_pipeline
@@ -129,14 +129,18 @@ def intent_banking77(data: Path) -> dict[str, Any]:
     base_fit = time.perf_counter() - t0
     base_acc = float(np.mean(baseline.predict(xt) == yt))
 
-    # Ours: the SVM + logistic-regression blend. Its settings (SVM C 1.0, LR C 10, SVM weight
-    # 0.3) were chosen on a 10% hold-out of train (docs/text.md); the hold-out figures are
-    # recomputed here, then the model is refitted on all of train and scored on test once.
+    # Ours: the SVM + logistic-regression blend trained with word-dropped copies. Its settings
+    # (SVM C 1.0, LR C 10, SVM weight 0.0) were chosen on a 10% hold-out of train (docs/text.md);
+    # the hold-out figures are recomputed here, then the model is refitted on all of train and
+    # scored on test once.
     order = list(range(len(x)))
     random.Random(0).shuffle(order)
     cut = int(len(order) * 0.9)
-    trial = IntentModel.train([x[i] for i in order[:cut]], [y[i] for i in order[:cut]], 1.0)
-    holdout = _blend_parts(trial, [x[i] for i in order[cut:]], np.array([y[i] for i in order[cut:]]))
+    holdout: dict[str, float] | str = "skipped (--skip-holdout)"
+    if not skip_holdout:
+        trial = IntentModel.train([x[i] for i in order[:cut]], [y[i] for i in order[:cut]], 1.0)
+        holdout = _blend_parts(trial, [x[i] for i in order[cut:]],
+                               np.array([y[i] for i in order[cut:]]))
     t0 = time.perf_counter()
     model = IntentModel.train(x, y, 1.0)
     fit_s = time.perf_counter() - t0
@@ -263,6 +267,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("/work/shared/data"))
     parser.add_argument("--size", type=int, default=400, help="synth customers")
     parser.add_argument("--skip-floor", action="store_true")
+    parser.add_argument("--skip-holdout", action="store_true",
+                        help="intent: skip the hold-out refit (saves one fit)")
     parser.add_argument("--only", choices=["sentiment", "intent", "redaction", "synth"])
     args = parser.parse_args()
     results: dict[str, Any] = {}
@@ -270,7 +276,7 @@ def main() -> None:
         results = json.loads(RESULTS.read_text())
     parts = {
         "sentiment_chnsenticorp": lambda: sentiment_chnsenticorp(args.data, args.skip_floor),
-        "intent_banking77": lambda: intent_banking77(args.data),
+        "intent_banking77": lambda: intent_banking77(args.data, args.skip_holdout),
         "redaction_fixture": redaction_fixture,
         "synth": lambda: synth_figures(args.size),
     }

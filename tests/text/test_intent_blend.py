@@ -46,3 +46,19 @@ def test_two_labels_use_the_svm_alone() -> None:
     assert blend.lr_ is None
     np.testing.assert_allclose(blend.decision_function(x), blend.svm_.decision_function(x))
     assert set(blend.predict(x)) <= {"a", "b"}
+
+
+def test_word_dropped_copies() -> None:
+    from cxlens.text.intent import with_dropped_words
+
+    texts = ["my card has not arrived yet", "refund please", "where is my new card"]
+    labels = ["card_arrival", "refund", "card_arrival"]
+    out, out_labels = with_dropped_words(texts, labels)
+    assert out[:3] == texts and out_labels == labels + labels
+    # Four words or more: the copy is the sentence less exactly one of its words.
+    for original, copy in ((texts[0], out[3]), (texts[2], out[5])):
+        words, kept = original.split(), copy.split()
+        assert len(kept) == len(words) - 1
+        assert any(words[:i] + words[i + 1 :] == kept for i in range(len(words)))
+    assert out[4] == "refund please"  # too short to drop a word: kept as it is
+    assert with_dropped_words(texts, labels) == (out, out_labels)  # same draw every time

@@ -156,7 +156,8 @@ class KeywordRules:
 
 class IntentModel:
     """A TF-IDF (word 1–3 + char_wb 1–5 grams) linear model over labelled examples: a linear
-    SVM blended with a logistic regression (:class:`~cxlens.text.intent_blend.SvmLogisticBlend`).
+    SVM blended with a logistic regression (:class:`~cxlens.text.intent_blend.SvmLogisticBlend`),
+    trained on the examples plus word-dropped copies (:func:`with_dropped_words`).
 
     >>> model = IntentModel.train(["my card never arrived", "refund please"] * 5,
     ...                           ["delivery", "refund"] * 5)          # doctest: +SKIP
@@ -191,7 +192,8 @@ class IntentModel:
         if len(distinct) < 2:
             raise InputError("intent training needs examples of at least two labels")
         pipeline = cls.build(c)
-        pipeline.fit([_clip(t) for t in texts], list(labels))
+        aug_texts, aug_labels = with_dropped_words([_clip(t) for t in texts], list(labels))
+        pipeline.fit(aug_texts, aug_labels)
         return cls(pipeline, list(pipeline.classes_))
 
     def scores(self, texts: Sequence[str | None]) -> Any:
@@ -233,6 +235,28 @@ class IntentModel:
             raise ConfigError(f"intent model {path} cannot be read: {exc}",
                               "retrain it with `cxlens train intent LABELS.csv`") from exc
         return cls(doc["pipeline"], doc["labels"], doc.get("temperature", 3.0))
+
+
+def with_dropped_words(texts: list[str], labels: list[str]) -> tuple[list[str], list[str]]:
+    """The examples plus a second copy of each, with one word dropped when it has four or more.
+
+    People state a reason in many wordings; a copy missing one word teaches the model not to
+    lean on any single word. On a 10% hold-out of Banking77's train split it lifted the SVM
+    from 0.909 to 0.913 and the logistic regression from 0.912 to 0.918 (docs/text.md).
+    Deterministic: the dropped word is drawn from a fixed seed.
+    """
+    import random
+
+    rng = random.Random(1)
+    out_texts, out_labels = list(texts), list(labels)
+    for text, label in zip(texts, labels, strict=True):
+        words = text.split()
+        if len(words) >= 4:
+            del words[rng.randrange(len(words))]
+            text = " ".join(words)
+        out_texts.append(text)  # short ones are kept twice, as in the hold-out trial
+        out_labels.append(label)
+    return out_texts, out_labels
 
 
 def _clip(text: str | None) -> str:
