@@ -57,8 +57,14 @@ def catalog(gate: Gate) -> dict[str, dict[str, str]]:
 
 
 def period(gate: Gate) -> tuple[date, date] | None:
-    """First and last local day with contacts."""
-    return gate.cached("period", {}, data.data_period)
+    """First and last local day with contacts (kept on disk as ISO dates, like the views)."""
+
+    def iso(ws: Workspace) -> list[str] | None:
+        bounds = data.data_period(ws)
+        return None if bounds is None else [bounds[0].isoformat(), bounds[1].isoformat()]
+
+    found = gate.cached("period", {}, iso, persist=True)
+    return None if found is None else (date.fromisoformat(found[0]), date.fromisoformat(found[1]))
 
 
 def options(gate: Gate) -> dict[str, list[str]]:
