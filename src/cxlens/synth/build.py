@@ -32,6 +32,10 @@ from cxlens.synth.rows import TRUTH_SCHEMAS, Rows
 if TYPE_CHECKING:
     from cxlens.workspace import Workspace
 
+# share of WeChat users whose OpenID the CRM holds: customer service on the official account
+# binds the OpenID to the member account (docs/synth.md "Identifiers")
+WECHAT_BOUND = 0.85
+
 # high-volume tables are buffered as tuples in this column order (see journeys/contacts)
 TUPLE_FIELDS = {
     "messages": ("interaction_id", "source", "source_id", "seq", "speaker", "ts", "text"),
@@ -270,7 +274,7 @@ def _parties(sim: ChunkSim, persons: list[Person]) -> None:
                  phone=pp.write_mobile(rng, p.mobile),
                  email=pp.write_email(rng, p.email) if p.email and rng.random() < 0.92 else None,
                  account=p.account if rng.random() < 0.96 else None,
-                 wechat=p.wechat if p.wechat and rng.random() < 0.5 else None,
+                 wechat=p.wechat if p.wechat and rng.random() < WECHAT_BOUND else None,
                  handle=p.weibo if p.weibo and rng.random() < 0.3 else None)
         sim.record("parties", "crm", crm_id, p)
         if rng.random() < cfg.billing_share:

@@ -179,11 +179,13 @@ def assisted_contact(sim: ChunkSim, prob: Problem, channel: str, attempt: int, t
         wait = rng.expovariate(1 / (12 + 80 * congestion))
         if wait > rng.expovariate(1 / 300):
             sid = sim.next_id("CH")
+            # draw first so the stream is the same whether or not the site cookie replaces it
+            device = p.devices[int(rng.random() * len(p.devices))]
             sim.b["interactions"].add(
                 source="chat", source_id=sid, channel="chat", direction="inbound", queue=queue,
                 started_at=t, ended_at=t + wait, wait_s=round(wait, 1), transfers=0,
                 abandoned=True, disposition="abandoned", language=p.language,
-                device=p.devices[int(rng.random() * len(p.devices))])
+                device=sim.site_cookie(p, t) or device)
             sim.record("interactions", "chat", sid, p)
             mood, s0 = _mood(sim, prob.reason, attempt, wait)
             _truth_interaction(sim, interaction_id("chat", sid), prob, attempt, "chat", False,
@@ -285,6 +287,7 @@ def assisted_contact(sim: ChunkSim, prob: Problem, channel: str, attempt: int, t
             row["wechat"] = p.wechat
         else:
             row["device"] = (f"anon-{sid}" if rng.random() < 0.1 else p.devices[int(rng.random() * len(p.devices))])
+            row["device"] = sim.site_cookie(p, t) or row["device"]
             if rng.random() < 0.55:
                 row["account"] = pp.write_account(rng, p.account)
         if rng.random() < 0.4:

@@ -72,6 +72,10 @@ def route_queue(person: Person, reason: str) -> str:
 class ChunkSim:
     """Simulate the journeys of one chunk's persons into row buffers."""
 
+    # (person idx, site cookie, end) of the last web session: a chat opened from that visit
+    # carries the same cookie (the widget runs on the site)
+    last_web: tuple[int, str, float] | None = None
+
     def __init__(self, centre: Centre, chunk: int, rng: random.Random,
                  nrng: np.random.Generator, buffers: dict[str, Rows],
                  orders_by_person: dict[int, list[tuple[float, str, int]]]) -> None:
@@ -263,6 +267,8 @@ class ChunkSim:
         device = f"anon-{session}" if anonymous_device else p.devices[
             int(rng.random() * len(p.devices))]
         account = pp.write_account(rng, p.account) if rng.random() < 0.5 else None
+        # a signed-in browser sends the account with every event, no login step needed
+        user_id = p.account if account is None and pp.remembered(device) else None
         n = rng.randint(2, 7)
         events, records, pid = self.b["web_events"].tuples, self.records, p.person_id
         for k in range(n):
@@ -274,10 +280,16 @@ class ChunkSim:
             dwell = rng.expovariate(1 / 40) + 3
             sid = f"{session}-{k}"
             events.append(("web", sid, session, t, page, event, round(dwell, 1), device,
-                           account if k >= 1 else None))
+                           account if k >= 1 else user_id))
             records.append(("web_events", "web", sid, pid))
             t += dwell
+        self.last_web = (p.idx, device, t)
         return t + 60
+
+    def site_cookie(self, p: Person, t: float) -> str | None:
+        """The cookie of ``p``'s web visit that ended just before ``t`` (chat from that page)."""
+        last = self.last_web
+        return last[1] if last and last[0] == p.idx and 0 <= t - last[2] <= 1800 else None
 
     # -- one contact --------------------------------------------------------------------------
     def contact(self, prob: Problem, channel: str, attempt: int, t: float,

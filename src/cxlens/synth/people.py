@@ -233,6 +233,17 @@ def write_account(rng: random.Random, account: str) -> str:
     return account.lower() if rng.random() < 0.08 else account
 
 
+# share of a customer's own browsers that stay signed in ("remember me": the site recognises the
+# account on every visit; docs/synth.md "Identifiers"); drawn from the device id, not the stream
+REMEMBERED_DEVICE_SHARE = 0.7
+
+
+def remembered(device: str) -> bool:
+    """Whether this personal browser is kept signed in (never true for an anonymous cookie)."""
+    return not device.startswith("anon-") and int(device[1:], 16) % 100 < 100 * (
+        REMEMBERED_DEVICE_SHARE)
+
+
 def typo_name(rng: random.Random, name: str) -> str:
     """A name as mistyped by a clerk: homophone, traditional form, or swapped letters."""
     if " " in name:  # English
