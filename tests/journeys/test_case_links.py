@@ -47,6 +47,28 @@ def _load(ws) -> None:
          "method": "fixture", "updated_at": T0} for sid, *_ in ROWS])
 
 
+def test_case_numbers_do_not_cross_customers(make_workspace):
+    ws = make_workspace("duckdb")
+    _load(ws)
+    # another customer's contact under the same case number (a second system's "K2"), and a
+    # blank case number: neither takes c5's reason nor joins c5's journeys
+    start = T0 + timedelta(hours=31)
+    store_records(ws, "interactions", pa.table({
+        "source": ["crm", "crm"], "source_id": ["y1", "y2"], "channel": ["chat", "chat"],
+        "direction": ["inbound", "inbound"], "agent_id": ["a5", "a5"],
+        "started_at": [start, start + timedelta(hours=1)],
+        "ended_at": [start + timedelta(minutes=3), start + timedelta(hours=1, minutes=3)],
+        "abandoned": [False, False], "reason": ["delivery", "refund"], "case_id": ["K2", " "]}))
+    ws.warehouse.append("identity_map", [
+        {"record_table": "interactions", "source": "crm", "source_id": sid, "customer_key": "c6",
+         "method": "fixture", "updated_at": T0} for sid in ("y1", "y2")])
+    stage.run(ws)
+    jc = ws.warehouse.table("journey_contacts").to_pandas().set_index("interaction_id")
+    assert jc.loc["crm:y1", "reason"] == "delivery" and jc.loc["crm:y2", "reason"] == "refund"
+    assert jc.loc["crm:x4", "reason"] == "billing"
+    assert _groups(ws) == [{"x1"}, {"x2", "x3", "x4", "x5", "x6"}, {"x7"}, {"y1"}, {"y2"}]
+
+
 def _groups(ws) -> list[set[str]]:
     jc = ws.warehouse.table("journey_contacts").to_pandas()
     return sorted(({i.split(":", 1)[1] for i in g.interaction_id}

@@ -48,10 +48,14 @@ def linked_contacts(
     if "case_id" in j.columns:
         # Contacts logged under one CRM case are about one thing: the case keeps the reason its
         # first coded contact gave it (a later mis-keyed wrap-up code does not move the contact).
+        # Per customer, so a case number that two systems happen to share cannot mix customers.
+        j = j.mutate(case_id=j.case_id.strip().nullif(""))
+        case_key = [j.customer_key, j.case_id]
         j = j.mutate(_coded_seq=ibis.row_number().over(ibis.window(
-            group_by=[j.case_id, j.reason.isnull()], order_by=[j.started_at, j.interaction_id])))
+            group_by=[*case_key, j.reason.isnull()], order_by=[j.started_at, j.interaction_id])))
+        case_key = [j.customer_key, j.case_id]
         case_reason = ibis.cases((j.reason.notnull() & (j._coded_seq == 0), j.reason),
-                                 else_=None).max().over(ibis.window(group_by=j.case_id))
+                                 else_=None).max().over(ibis.window(group_by=case_key))
         j = j.mutate(reason=ibis.cases((j.case_id.notnull() & case_reason.notnull(), case_reason),
                                        else_=j.reason))
         case_id = j.case_id
