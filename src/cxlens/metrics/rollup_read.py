@@ -68,13 +68,18 @@ def daily_totals(raw: Any, since: date, s: date, e: date,
 def customer_totals(raw: Any, since: date, s: date, e: date,
                     flt: dict[str, list[str]]) -> dict[str, Any]:
     """Offered contacts and distinct customers of [s, e] and of [since, s)."""
+    # Customers are dense integers, so a bitmap over them counts distinct ones exactly and ~8x
+    # faster than count(DISTINCT) (a hash table of a million keys) on two busy cores.
+    top = raw.execute(f"SELECT max(customer_no) FROM {rollup.CUSTOMERS}").fetchone()[0] or 0
     where, params = _where(since, e, flt)
     sql = ("SELECT sum(contacts) FILTER (WHERE day >= ?) AS num, "
-           "count(DISTINCT customer_no) FILTER (WHERE day >= ?) AS den, "
+           "coalesce(bit_count(bitstring_agg(customer_no, 0, ?) FILTER (WHERE day >= ?)), 0) "
+           "AS den, "
            "sum(contacts) FILTER (WHERE day < ?) AS p_num, "
-           "count(DISTINCT customer_no) FILTER (WHERE day < ?) AS p_den "
+           "coalesce(bit_count(bitstring_agg(customer_no, 0, ?) FILTER (WHERE day < ?)), 0) "
+           "AS p_den "
            f"FROM {rollup.CUSTOMERS} WHERE {where}")
-    cur = raw.execute(sql, [s, s, s, s, *params])
+    cur = raw.execute(sql, [s, top, s, s, top, s, *params])
     names = [d[0] for d in cur.description]
     return dict(zip(names, cur.fetchone(), strict=True))
 
