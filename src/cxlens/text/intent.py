@@ -242,7 +242,8 @@ def with_dropped_words(texts: list[str], labels: list[str]) -> tuple[list[str], 
 
     People state a reason in many wordings; a copy missing one word teaches the model not to
     lean on any single word. On a 10% hold-out of Banking77's train split it lifted the SVM
-    from 0.909 to 0.913 and the logistic regression from 0.912 to 0.918 (docs/text.md).
+    from 0.909 to 0.913 and the logistic regression from 0.912 to 0.918; on its test split the
+    shipped model then scored 0.916 against 0.919 without the copies (docs/text.md).
     Deterministic: the dropped word is drawn from a fixed seed.
     """
     import random
