@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pyarrow as pa
+import pytest
 
 from cxlens.journeys import stage
 from cxlens.load import store_records
@@ -95,7 +96,6 @@ def test_case_split_can_be_switched_off(make_workspace):
 
 def test_stitching_scored_with_true_identity(make_workspace):
     import pandas as pd
-    import pytest
 
     from cxlens.errors import NotFoundError
     from cxlens.journeys.evaluate import evaluate_stitching
@@ -114,3 +114,11 @@ def test_stitching_scored_with_true_identity(make_workspace):
     assert evaluate_stitching(ws)["exact_rate"] == 1.0
     merged = evaluate_stitching(ws, split_by_case=False)   # A and B merge, x6 splits off
     assert merged["exact"] == 1 and merged["merged_journeys"] == 1
+
+
+@pytest.mark.slow
+def test_case_rules_on_pyspark(make_workspace):
+    ws = make_workspace("pyspark")
+    _load(ws)
+    stage.run(ws)
+    assert _groups(ws) == [{"x1"}, {"x2", "x3", "x4", "x5", "x6"}, {"x7"}]
