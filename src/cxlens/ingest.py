@@ -336,7 +336,7 @@ class _Writer:
         if prepared is not None:
             from cxlens.load import write_records
 
-            self._pending = self._pool.submit(write_records, self.target, prepared)
+            self._pending = self._pool.submit(write_records, self.target, prepared, scan=True)
 
     def _wait(self) -> None:
         if self._pending is None:

@@ -94,12 +94,15 @@ def prepare_records(
     return PreparedRecords(table, data, ids, stamped)
 
 
-def write_records(ws: Workspace, prepared: PreparedRecords) -> StoreResult:
-    """The warehouse half of :func:`store_records`: upsert, identifiers, quarantine."""
+def write_records(ws: Workspace, prepared: PreparedRecords, *, scan: bool = False) -> StoreResult:
+    """The warehouse half of :func:`store_records`: upsert, identifiers, quarantine.
+
+    ``scan=True`` (the ingest runner's long transactions) writes to DuckDB through
+    replacement scans, so no Arrow table outlives its statement (see :func:`_write_duckdb`)."""
     table, data, ids = prepared.table, prepared.data, prepared.identifiers
     wh = ws.warehouse
     raw = getattr(wh.store, "raw", None)
-    if raw is not None and wh.backend == "duckdb":
+    if scan and raw is not None and wh.backend == "duckdb":
         with wh.transaction():
             # Ibis turns replacement scans off on its connection; on only for these statements
             before = raw.execute(

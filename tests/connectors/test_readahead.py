@@ -125,11 +125,11 @@ def test_a_failing_write_is_raised_and_rolled_back(make_workspace, monkeypatch, 
     real = cxlens.load.write_records
     calls = {"n": 0}
 
-    def flaky(ws, prepared):  # noqa: ANN001, ANN202
+    def flaky(ws, prepared, **kwargs):  # noqa: ANN001, ANN003, ANN202
         calls["n"] += 1
         if calls["n"] == 3:
             raise InputError("disk full")
-        return real(ws, prepared)
+        return real(ws, prepared, **kwargs)
 
     monkeypatch.setattr(cxlens.load, "write_records", flaky)
     monkeypatch.setitem(REGISTRY, "fake-many", _FakeConnector())
