@@ -159,13 +159,15 @@ def ingest(
     total = _total_bytes(path)
     try:
         if dry_run:
-            _run(read_ahead(connector.read(path, options)), result, None, progress, total,
-                 write_rows)
+            with contextlib.closing(read_ahead(connector.read(path, options))) as batches:
+                _run(batches, result, None, progress, total, write_rows)
         elif not (fast_path and _run_fast(ws, connector, path, options, result, started,
                                           progress, total)):
             with _bounded_memory(ws), ws.warehouse.transaction():
-                primary = _run(read_ahead(connector.read(path, options)), result, ws,
-                               progress, total, write_rows)
+                # closing(): a failed write must stop the reader thread now, not when the
+                # traceback holding the generator is collected
+                with contextlib.closing(read_ahead(connector.read(path, options))) as batches:
+                    primary = _run(batches, result, ws, progress, total, write_rows)
                 _finish(ws, result, primary)
                 _log(ws, result, started, "loaded", "")
     except CxlensError as exc:

@@ -111,12 +111,15 @@ def test_pipelined_ingest_failing_midway_leaves_nothing(make_workspace, monkeypa
     path.write_text("x", encoding="utf-8")
     ws = make_workspace()
     before = ws.warehouse.counts()
+    threads_before = set(threading.enumerate())
     with pytest.raises(InputError, match="broken at batch 9"):
         ingest(ws, path, "fake-many", source="pbx", write_rows=2)  # several writes done
     after = ws.warehouse.counts()
     assert after.pop("ingest_log") == before.pop("ingest_log") + 1  # the failure is logged
     assert after == before
-    assert not any(t.name.startswith("cxlens-") for t in threading.enumerate())
+    # this ingest's reader and writer threads are gone (other tests' threads are not ours)
+    assert not [t for t in set(threading.enumerate()) - threads_before
+                if t.name.startswith("cxlens-")]
 
 
 def test_a_failing_write_is_raised_and_rolled_back(make_workspace, monkeypatch, tmp_path):
