@@ -26,13 +26,14 @@ two for the server's overhead only.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import statistics
 import time
 from pathlib import Path
 from typing import Any
+
+from benchmarks import results_file
 
 HERE = Path(__file__).parent
 GOAL_P99_MS = 50.0
@@ -145,7 +146,6 @@ def main(argv: list[str] | None = None) -> int:
     ws.close()
 
     api = _api_timings(args.workspace, api_key, items)
-    load_after = os.getloadavg()
     result = {
         "workspace": str(args.workspace),
         "customers": counts["customer_360"],
@@ -167,14 +167,9 @@ def main(argv: list[str] | None = None) -> int:
         "ratio_peer_p50_over_core_p50": round(
             statistics.median(peer_ms) / max(statistics.median(core_same), 1e-9), 1),
         "goal_p99_ms": GOAL_P99_MS,
-        "load_average_before": [round(x, 2) for x in load_before],
-        "load_average_after": [round(x, 2) for x in load_after],
-        "cpus": os.cpu_count(),
+        **results_file.machine(load_before),
     }
-    out = HERE / "results" / "profile.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    results_file.write("profile", result)
     return 0
 
 

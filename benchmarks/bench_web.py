@@ -20,13 +20,14 @@ start-up warm-up. No external peer is named for this area; the ratio is compute 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
 import time
 from pathlib import Path
 from urllib.parse import quote
+
+from benchmarks import results_file
 
 HERE = Path(__file__).parent
 PAGES = ("/", "/journeys", "/agents", "/quality", "/workforce", "/contacts?kpi=handled")
@@ -102,7 +103,6 @@ def main(argv: list[str] | None = None) -> int:
     search = _first(args.workspace, headers, "/customers?q=" + quote(identifier), args.repeat)
     pages["/customers?q="] = {"compute_ms": search["first"], "warm_ms": search["warm"],
                               "first_ms": search["first"], "filtered_compute_ms": None}
-    load_after = os.getloadavg()
 
     compute_total = sum(p["compute_ms"] or 0 for p in pages.values())
     warm_total = sum(p["warm_ms"] or 0 for p in pages.values())
@@ -119,14 +119,9 @@ def main(argv: list[str] | None = None) -> int:
         "max_warm_ms": max(p["warm_ms"] or 0 for p in pages.values()),
         "ratio_compute_over_warm": round(compute_total / max(warm_total, 1e-9), 1),
         "goal_ms": 1000,
-        "load_average_before": [round(x, 2) for x in load_before],
-        "load_average_after": [round(x, 2) for x in load_after],
-        "cpus": os.cpu_count(),
+        **results_file.machine(load_before),
     }
-    out = HERE / "results" / "web.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    results_file.write("web", result)
     return 0
 
 
