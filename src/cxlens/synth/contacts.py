@@ -85,12 +85,12 @@ def _pick_agent(sim: ChunkSim, queue: str, t: float) -> Agent:
     day = min(max(int(t // DAY), 0), sim.config.days - 1)
     interval = int((t % DAY) // INTERVAL_S)
     pool = sim.on_shift[queue][day][interval]
-    if not pool:
+    if not len(pool):
         pool = sim.any_on_shift[day][interval]
-    if not pool:
+    if not len(pool):
         members = [a for a in c.agents if a.queue == queue]
         return members[sim.rng.randrange(len(members))]
-    return c.agents[pool[sim.rng.randrange(len(pool))]]
+    return c.agents[int(pool[sim.rng.randrange(len(pool))])]
 
 
 def _truth_interaction(sim: ChunkSim, iid: str, prob: Problem, attempt: int, channel: str,
