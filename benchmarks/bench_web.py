@@ -11,7 +11,10 @@ Per page it records the server time (``Server-Timing``: auth, view, template) of
 - ``first_ms``: the first request on a fresh app (a restarted server) after the start-up warm-up
   of an earlier server stored the default views on disk (``server/viewstore.py``);
 - ``warm_ms``: the median of ``--repeat`` later requests (the in-memory cache);
-- ``filtered_compute_ms``: the first request with a filter no one asked for (``channel=chat``).
+- ``filtered_compute_ms``: the first request with a filter no one asked for (``channel=chat``);
+- ``fresh_filters``: ``--combos`` random filter combinations (period, channel, queue, tier;
+  seeded) on a restarted server whose default views are stored, each asked for the first time:
+  p50 and max server time per page — what a manager picking filters waits.
 
 Plus the 360 search page (``/customers?q=``), which is never cached, and the time of the
 start-up warm-up. No external peer is named for this area; the ratio is compute ÷ warm.
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import shutil
 import statistics
 import time
@@ -41,11 +45,19 @@ def _with(path: str, query: str) -> str:
     return path + ("&" if "?" in path else "?") + query
 
 
+def _restart() -> None:
+    """Forget what this process memoised outside the app, as a restarted server would."""
+    from cxlens.wfm import plan
+
+    plan._CACHE.clear()
+
+
 def _first(workspace: Path, headers: dict[str, str], path: str, repeat: int = 0) -> dict:
     from fastapi.testclient import TestClient
 
     from cxlens.server import create_app
 
+    _restart()
     app = create_app(workspace)  # a fresh app: nothing in memory
     with TestClient(app, headers=headers) as client:
         first = client.get(_with(path, "lang=en"))
@@ -55,10 +67,57 @@ def _first(workspace: Path, headers: dict[str, str], path: str, repeat: int = 0)
     return {"first": _server_ms(first), "warm": statistics.median(again) if again else None}
 
 
+def _combos(rng: random.Random, n: int, period: tuple, options: dict) -> list[str]:
+    """``n`` random filter query strings: a period of 1-90 days inside the data, and each of
+    channel, queue and tier set half of the time."""
+    from datetime import timedelta
+
+    first, last = period
+    out = []
+    for _ in range(n):
+        days = rng.choice([1, 7, 14, 28, 31, 60, 90])
+        end = last - timedelta(days=rng.randrange(0, max(1, (last - first).days - days + 2)))
+        start = max(first, end - timedelta(days=days - 1))
+        parts = [f"start={start}", f"end={end}"]
+        for dim in ("channel", "queue", "tier"):
+            if options.get(dim) and rng.random() < 0.5:
+                parts.append(f"{dim}={quote(rng.choice(options[dim]))}")
+        out.append("&".join(parts))
+    return out
+
+
+def _fresh_filters(workspace: Path, headers: dict[str, str], path: str,
+                   queries: list[str]) -> dict:
+    """Each query once on one restarted server (default views stored by an earlier one)."""
+    from fastapi.testclient import TestClient
+
+    from cxlens.server import create_app
+
+    _restart()
+    app = create_app(workspace)
+    times = {}
+    with TestClient(app, headers=headers) as client:
+        client.get(_with(path, "lang=en"))  # the stored default view: the server is up
+        for q in queries:
+            r = client.get(_with(path, q + "&lang=en"))
+            assert r.status_code == 200, (path, q, r.status_code, r.text[:300])
+            times[q] = _server_ms(r)
+    app.state.gate.close()
+    ordered = sorted(times.values())
+    worst = max(times, key=times.__getitem__)
+    return {"p50_ms": statistics.median(ordered), "max_ms": ordered[-1], "slowest": worst,
+            "n": len(ordered)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workspace", type=Path, default=HERE / "work" / "demo20k")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--combos", type=int, default=12,
+                        help="random fresh filter combinations per page")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--only-fresh", action="store_true",
+                        help="skip the compute/first/warm phases (iterating on filters)")
     args = parser.parse_args(argv)
 
     import cxlens
@@ -82,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     store = args.workspace / FOLDER
 
     pages: dict[str, dict[str, float | None]] = {}
-    for path in PAGES:
+    for path in PAGES if not args.only_fresh else ():
         shutil.rmtree(store, ignore_errors=True)
         computed = _first(args.workspace, headers, path, args.repeat)
         shutil.rmtree(store, ignore_errors=True)
@@ -97,9 +156,22 @@ def main(argv: list[str] | None = None) -> int:
     views = warm(app.state.gate)
     warmup_s = time.perf_counter() - t0
     app.state.gate.close()
-    for path in PAGES:  # each on a fresh app: a restarted server's first visitor
+    for path in PAGES if not args.only_fresh else ():  # a restarted server's first visitor
         pages[path]["first_ms"] = _first(args.workspace, headers, path)["first"]
         print(path, "first after restart", pages[path]["first_ms"], flush=True)
+    from cxlens.server.data import data_period, filter_options
+
+    ws = cxlens.open(args.workspace)
+    period, options = data_period(ws), filter_options(ws)
+    ws.close()
+    queries = _combos(random.Random(args.seed), args.combos, period, options)
+    fresh: dict[str, dict] = {}
+    for path in PAGES:
+        fresh[path] = _fresh_filters(args.workspace, headers, path, queries)
+        print(path, "fresh filters", fresh[path], flush=True)
+    if args.only_fresh:
+        print({"fresh_filters": fresh, **results_file.machine(load_before)})  # not a result
+        return 0
     search = _first(args.workspace, headers, "/customers?q=" + quote(identifier), args.repeat)
     pages["/customers?q="] = {"compute_ms": search["first"], "warm_ms": search["warm"],
                               "first_ms": search["first"], "filtered_compute_ms": None}
@@ -112,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
         "journeys": counts.get("journeys"),
         "customers": counts.get("customer_360"),
         "pages": pages,
+        "fresh_filters": fresh,
+        "fresh_filter_combos": queries,
+        "max_fresh_filter_ms": max(p["max_ms"] for p in fresh.values()),
         "warmup_views": views,
         "warmup_s": round(warmup_s, 1),
         "max_first_ms": max(p["first_ms"] or 0 for p in pages.values()),

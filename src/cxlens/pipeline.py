@@ -57,7 +57,7 @@ STAGES: tuple[Stage, ...] = (
           "customer 360"),
     Stage("kpis", "cxlens.metrics.rollup:run",
           ("interactions", "surveys", "journey_contacts", "interaction_insights", "identity_map",
-           "agents"), "daily KPI rollup for the dashboard"),
+           "agents", "parties"), "daily KPI rollup for the dashboard"),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
 

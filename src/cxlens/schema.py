@@ -123,17 +123,22 @@ DERIVED: Final[dict[str, dict[str, str]]] = {
     # the dashboard overview reads instead of scanning interactions (see docs/kpis.md).
     "kpi_rollup": {
         "day": D, "channel": S, "queue": S, "reason": S, "language": S, "kpi": S,
+        "numerator": F, "denominator": F, "fingerprint": S, "built_at": T, "tier": S,
+    },
+    # The same per agent (with the agent's team): the agents page and KPIs sliced by agent/team.
+    "kpi_rollup_agents": {
+        "day": D, "channel": S, "queue": S, "tier": S, "agent": S, "team": S, "kpi": S,
         "numerator": F, "denominator": F, "fingerprint": S, "built_at": T,
     },
     # Offered contacts per local day × hour (the overview heatmap) and the distinct customers
     # per local day (contacts per customer, a distinct count that daily sums cannot give).
     "kpi_rollup_hourly": {
         "day": D, "hour": I, "channel": S, "queue": S, "reason": S, "language": S,
-        "contacts": I, "fingerprint": S,
+        "contacts": I, "fingerprint": S, "tier": S,
     },
     "kpi_rollup_customers": {
         "day": D, "channel": S, "queue": S, "reason": S, "language": S, "customer_no": I,
-        "contacts": I, "fingerprint": S,
+        "contacts": I, "fingerprint": S, "tier": S,
     },
     "interaction_insights": {
         "interaction_id": S, "language": S, "sentiment": F, "sentiment_label": S,

@@ -52,6 +52,11 @@ CASES = [  # (by, grain, filters, start, end)
     (["reason", "language"], "week", {"channel": ["phone", "chat"]}, START, END),
     ("queue", "month", {}, None, None),
     (None, "day", {"reason": "complaint"}, "2026-09-20", "2026-10-25"),
+    # what the web pages filter and slice by: tier (daily rollup), agent and team (agent rollup)
+    ("queue", "day", {"tier": ["vip", "regular"]}, START, END),
+    (["team", "agent"], None, {"channel": "phone", "tier": "vip"}, START, END),
+    ("agent", "week", {"queue": ["q_zh", "q_en"]}, None, None),
+    ("team", None, {}, START, END),
 ]
 
 
@@ -74,7 +79,7 @@ def _assert_rollup_matches_scan(ws, cases, kpis=None):
             slow = metrics.compute(ws, k.name, by, grain, start, end, flt, compare=bool(start),
                                    use_rollup=False)
             _same_frames(fast, slow)
-    for flt in ({}, {"channel": "phone"}, {"language": ["en"]}):
+    for flt in ({}, {"channel": "phone"}, {"language": ["en"]}, {"tier": "vip"}):
         for start, end in ((START, END), (None, None)):
             fast = metrics.heatmap(ws, start, end, flt)
             assert fast["contacts"].tolist() == metrics.heatmap(
@@ -125,7 +130,7 @@ def test_a_stale_customer_rollup_is_not_read(make_workspace):
     bogus = bogus.set_column(bogus.schema.get_field_index("fingerprint"), "fingerprint",
                              pa.array(["old"] * bogus.num_rows))
     ws.warehouse.replace(rollup.CUSTOMERS, pa.concat_tables([bogus, bogus]))
-    assert rollup.fresh_tables(ws) == {rollup.DAILY, rollup.HOURLY}
+    assert rollup.fresh_tables(ws) == {rollup.DAILY, rollup.HOURLY, rollup.AGENTS}
     tiles = {t["kpi"]: t for t in metrics.overview(ws, START, END)}
     assert tiles["contacts_per_customer"]["numerator"] == 14
 
@@ -173,3 +178,21 @@ def test_rollup_reads_bind_values_and_handle_empty_periods(make_workspace):
         metrics.overview(ws, *empty, use_rollup=False))
     frame = metrics.compute(ws, "aht", grain="day", start=empty[0], end=empty[1])
     assert frame.empty and list(frame.columns) == ["period", "value", "numerator", "denominator"]
+
+
+def test_compute_many_equals_compute_one_by_one(make_workspace):
+    # the agents page asks five KPIs at once: one rollup query, the frames of five scans
+    ws = make_workspace("duckdb")
+    metrics_fixture.load(ws)
+    rollup.run(ws)
+    names = ["handled", "aht", "fcr_channel", "fcr_true", "csat", "contacts_per_customer"]
+    for by, grain, flt in ((["team", "agent"], None, {"tier": "vip"}), ("queue", None, {}),
+                           (None, None, {"channel": "phone"}), (None, "day", {"tier": "vip"}),
+                           ("segment", None, {})):
+        many = metrics.compute_many(ws, names, by, grain, START, END, flt)
+        assert list(many) == names
+        for name in names:
+            _same_frames(many[name], metrics.compute(ws, name, by, grain, START, END, flt,
+                                                     use_rollup=False))
+    with pytest.raises(metrics.query.NotFoundError):
+        metrics.compute_many(ws, ["handled", "no_such_kpi"])

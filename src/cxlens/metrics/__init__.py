@@ -6,13 +6,14 @@
 >>> metrics.compute(ws, "fcr_true", by="channel", grain="week")   # doctest: +SKIP
 
 Public API (stable; see docs/kpis.md): :data:`KPIS`, :data:`DIMENSIONS`, :data:`GRAINS`,
-:func:`compute`, :func:`overview`, :func:`heatmap`, :func:`contacts`, :func:`period_bounds`.
+:func:`compute`, :func:`compute_many`, :func:`overview`, :func:`heatmap`, :func:`contacts`, :func:`period_bounds`.
 """
 
 from __future__ import annotations
 
 from cxlens.metrics.query import (
     compute,
+    compute_many,
     contacts,
     get_kpi,
     has_data,
@@ -24,6 +25,6 @@ from cxlens.metrics.query import (
 from cxlens.metrics.registry import DIMENSIONS, GRAINS, KPIS, Kpi
 
 __all__ = [
-    "DIMENSIONS", "GRAINS", "KPIS", "Kpi", "compute", "contacts", "get_kpi", "has_data",
-    "heatmap", "overview", "period_bounds", "value_of",
+    "DIMENSIONS", "GRAINS", "KPIS", "Kpi", "compute", "compute_many", "contacts", "get_kpi",
+    "has_data", "heatmap", "overview", "period_bounds", "value_of",
 ]

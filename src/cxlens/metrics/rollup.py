@@ -9,7 +9,13 @@ then reads a few thousand rollup rows instead of scanning every interaction. Thr
 - ``kpi_rollup_hourly``: offered contacts per day × local hour × dimensions (the heatmap);
 - ``kpi_rollup_customers``: the distinct identified customers per day × dimensions (as dense
   integers, with their offered contacts), so ``contacts_per_customer`` — a distinct count that
-  daily sums cannot re-add — is an exact ``count(distinct)`` over a compact integer column.
+  daily sums cannot re-add — is an exact ``count(distinct)`` over a compact integer column;
+- ``kpi_rollup_agents``: like ``kpi_rollup`` per day × channel × queue × tier × agent (with the
+  agent's team): the agents page and any KPI sliced or filtered by agent or team.
+
+The dimensions are those the dashboards filter on (channel, queue, customer tier) plus the ones
+their charts slice by; a KPI sliced by a dimension no rollup carries (segment; reason × agent)
+scans the facts.
 
 Each table carries a *fingerprint* of what it was built from (row counts of its input tables and
 the settings that change KPI values). When the warehouse no longer matches — new data loaded, a
@@ -36,11 +42,25 @@ from cxlens.workspace import Workspace
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
-ROLLUP_DIMS = ("channel", "queue", "reason", "language")
+ROLLUP_DIMS = ("channel", "queue", "reason", "language", "tier")
+AGENT_DIMS = ("channel", "queue", "tier", "agent", "team")
 INPUTS = ("interactions", "surveys", "journey_contacts", "interaction_insights", "identity_map",
-          "agents")
+          "agents", "parties")
 DAILY, HOURLY, CUSTOMERS = "kpi_rollup", "kpi_rollup_hourly", "kpi_rollup_customers"
-TABLES = (DAILY, HOURLY, CUSTOMERS)
+AGENTS = "kpi_rollup_agents"
+TABLES = (DAILY, HOURLY, CUSTOMERS, AGENTS)
+# The KPI rollups (numerator/denominator per day × dimensions × KPI) and their dimensions, in
+# the order a query tries them: the smallest that carries every dimension asked for serves.
+SLICES: dict[str, tuple[str, ...]] = {DAILY: ROLLUP_DIMS, AGENTS: AGENT_DIMS}
+ALL_DIMS = tuple(dict.fromkeys(d for dims in SLICES.values() for d in dims))
+
+
+def serving_table(dims: set[str], fresh: set[str]) -> str | None:
+    """The fresh KPI rollup that carries every dimension in ``dims`` (None: scan the facts)."""
+    for table, carried in SLICES.items():
+        if table in fresh and not dims - set(carried):
+            return table
+    return None
 
 
 def rollup_kpis() -> list[Kpi]:
@@ -102,8 +122,8 @@ def _local_day(ws: Workspace, t: ir.Table, o_lo: datetime, o_hi: datetime) -> ir
     return t.mutate(day=local.date(), hour=local.hour())
 
 
-def build(ws: Workspace) -> pa.Table:
-    """The daily rollup rows (long format: one row per day × dimensions × KPI)."""
+def build(ws: Workspace, dims: tuple[str, ...] = ROLLUP_DIMS) -> pa.Table:
+    """The daily rollup rows (long format: one row per day × ``dims`` × KPI)."""
     from cxlens.metrics import query
 
     stamp = fingerprint(ws)
@@ -115,16 +135,16 @@ def build(ws: Workspace) -> pa.Table:
         for k in rollup_kpis():
             if query.has_data(ws, k, cache):
                 groups.setdefault((k.fact, k.extra), []).append(k)
-        for (fact, extra), kpis in groups.items():
-            t = _local_day(ws, query._fact(ws, fact, set(extra) | {"contact"}, None, None, {}),
-                           *span)
-            result = (t.group_by(["day", *ROLLUP_DIMS])
+        for (fact, _extra), kpis in groups.items():
+            joins = query._joins(kpis, dims, []) | {"contact"}
+            t = _local_day(ws, query._fact(ws, fact, joins, None, None, {}), *span)
+            result = (t.group_by(["day", *dims])
                       .aggregate(**query._aggregates(t, kpis, ws)).to_pyarrow())
             for k in kpis:
                 den = pc.cast(pc.fill_null(result[f"{k.name}__den"], 0), pa.float64())
                 num = pc.cast(pc.fill_null(result[f"{k.name}__num"], 0), pa.float64())
                 parts.append(pa.table({
-                    "day": result["day"], **{d: result[d] for d in ROLLUP_DIMS},
+                    "day": result["day"], **{d: result[d] for d in dims},
                     "kpi": pa.array([k.name] * result.num_rows, pa.string()),
                     "numerator": num, "denominator": den,
                 }).filter(pc.greater(den, 0)))
@@ -151,7 +171,8 @@ def hourly(ws: Workspace, stamp: str) -> ir.Table | None:
     span = _offsets(ws)
     if span is None:
         return None
-    t = _local_day(ws, query._fact(ws, "contacts", set(), None, None, {}), *span)
+    joins = query._joins([], ROLLUP_DIMS, [])
+    t = _local_day(ws, query._fact(ws, "contacts", joins, None, None, {}), *span)
     t = t.filter(t.offered)
     return (t.group_by(["day", "hour", *ROLLUP_DIMS])
             .aggregate(contacts=t.count(), fingerprint=ibis.literal(stamp)).order_by("day"))
@@ -166,8 +187,8 @@ def customers(ws: Workspace, stamp: str) -> ir.Table | None:
     span = _offsets(ws)
     if span is None or not query.has_data(ws, k):
         return None
-    t = _local_day(ws, query._fact(ws, k.fact, set(k.extra) | {"contact"}, None, None, {}),
-                   *span)
+    joins = query._joins([k], ROLLUP_DIMS, []) | {"contact"}
+    t = _local_day(ws, query._fact(ws, k.fact, joins, None, None, {}), *span)
     t = t.filter(k.population(t, ws.settings.metrics).fill_null(False))
     per_day = t.group_by(["day", *ROLLUP_DIMS, "customer_key"]).aggregate(contacts=t.count())
     # Integers instead of customer keys: a distinct count over them is several times faster,
@@ -180,7 +201,7 @@ def customers(ws: Workspace, stamp: str) -> ir.Table | None:
 
 
 def run(ws: Workspace) -> dict[str, Any]:
-    """Pipeline entry: rebuild the three rollup tables. Returns their sizes and build time."""
+    """Pipeline entry: rebuild the rollup tables. Returns their sizes and build time."""
     t0 = time.perf_counter()
     wh = ws.warehouse
     wh.migrate(list(TABLES))
@@ -192,6 +213,7 @@ def run(ws: Workspace) -> dict[str, Any]:
         expr = make(ws, stamp)
         out[f"{name}_rows"] = (wh.replace(name, expr) if expr is not None else
                                wh.replace(name, pa.table({"day": pa.array([], pa.date32())})))
+    out["agent_rollup_rows"] = wh.replace(AGENTS, build(ws, AGENT_DIMS))
     out["rollup_rows"] = wh.replace(DAILY, build(ws))
     out["seconds"] = round(time.perf_counter() - t0, 2)
     return out

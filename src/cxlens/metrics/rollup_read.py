@@ -44,7 +44,7 @@ def _where(s: date | None, e: date | None, flt: dict[str, list[str]],
         clauses.append("day <= ?")
         params.append(e)
     for dim, values in flt.items():
-        if dim not in rollup.ROLLUP_DIMS:  # callers check; a column name must be one of ours
+        if dim not in rollup.ALL_DIMS:  # callers check; a column name must be one of ours
             raise ValueError(f"not a rollup dimension: {dim}")
         clauses.append(f'list_contains(?::VARCHAR[], "{dim}")')
         params.append(list(values))
@@ -84,18 +84,26 @@ def customer_totals(raw: Any, since: date, s: date, e: date,
     return dict(zip(names, cur.fetchone(), strict=True))
 
 
-def kpi_series(raw: Any, kpi: str, grain: str | None, dims: list[str], s: date | None,
-               e: date | None, flt: dict[str, list[str]]) -> pd.DataFrame:
-    """Numerator and denominator of ``kpi`` per [period] [dims...] from the daily rollup."""
+def kpi_series(raw: Any, kpi: str | list[str], grain: str | None, dims: list[str],
+               s: date | None, e: date | None, flt: dict[str, list[str]],
+               table: str = rollup.DAILY) -> pd.DataFrame:
+    """Numerator and denominator of ``kpi`` per [period] [dims...] from a daily KPI rollup.
+
+    With a list of KPIs, one query answers all of them, with a leading ``kpi`` column.
+    """
+    if table not in rollup.SLICES:
+        raise ValueError(f"not a KPI rollup: {table}")
     for dim in dims:
-        if dim not in rollup.ROLLUP_DIMS:
-            raise ValueError(f"not a rollup dimension: {dim}")
-    keys = ([f"{_BUCKET[grain]} AS period"] if grain else []) + [f'"{d}"' for d in dims]
-    where, params = _where(s, e, flt, [("kpi = ?", kpi)])
+        if dim not in rollup.SLICES[table]:
+            raise ValueError(f"not a dimension of {table}: {dim}")
+    many = not isinstance(kpi, str)
+    keys = ((["kpi"] if many else []) + ([f"{_BUCKET[grain]} AS period"] if grain else [])
+            + [f'"{d}"' for d in dims])
+    where, params = _where(s, e, flt, [("list_contains(?::VARCHAR[], kpi)", list(kpi))
+                                       if many else ("kpi = ?", kpi)])
     select = ", ".join([*keys, "sum(numerator) AS numerator", "sum(denominator) AS denominator"])
     group = " GROUP BY ALL" if keys else ""
-    return raw.execute(f"SELECT {select} FROM {rollup.DAILY} WHERE {where}{group}",
-                       params).df()
+    return raw.execute(f"SELECT {select} FROM {table} WHERE {where}{group}", params).df()
 
 
 def heatmap_counts(raw: Any, s: date | None, e: date | None,

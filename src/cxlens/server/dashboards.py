@@ -29,12 +29,18 @@ DASHBOARDS: Final[dict[str, View]] = {
 }
 
 
+# Dashboards that read only some of the filters, cached by those alone: the workforce page
+# plans the coming days from the whole history, whatever period or tier is picked.
+FILTERS_READ: Final[dict[str, tuple[str, ...]]] = {"workforce": ("queue", "channel")}
+
+
 def dashboard(gate: Gate, name: str, f: Filters, lang: str) -> dict[str, Any]:
     """The view of dashboard ``name`` for filters ``f`` in ``lang``, cached until data changes."""
     view = DASHBOARDS[name]
-    return gate.cached(
-        name, {"f": f.key(), "lang": lang}, lambda ws: view(ws, f, lang), persist=True
-    )
+    key = f.key()
+    if name in FILTERS_READ:
+        key = {k: v for k, v in key.items() if k in FILTERS_READ[name]}
+    return gate.cached(name, {"f": key, "lang": lang}, lambda ws: view(ws, f, lang), persist=True)
 
 
 def quality(gate: Gate, lang: str) -> dict[str, Any]:

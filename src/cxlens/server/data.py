@@ -21,7 +21,7 @@ Block = dict[str, Any]
 
 
 _NEEDS: dict[str, tuple[str, ...]] = {
-    "metrics": ("KPIS", "compute", "overview"),
+    "metrics": ("KPIS", "compute", "compute_many", "overview"),
     "profile": ("lookup",),
     "quality": ("report",),
     "qa": ("scorecards",),
@@ -135,6 +135,22 @@ def memoised(key: tuple[Any, ...], compute_fn: Callable[[], Any]) -> Any:
     return memo[key]
 
 
+# Where the server keeps a view's filter-independent parts on disk (QA scorecards, the fitted
+# forecast): the Gate installs its persistent cache here while it computes a view.
+PARTS: ContextVar[Callable[[tuple[Any, ...], Callable[[], Any]], Any] | None] = ContextVar(
+    "cxlens_view_parts", default=None
+)
+
+
+def stored_part(key: tuple[Any, ...], compute_fn: Callable[[], Any]) -> Any:
+    """A JSON-native aggregate that no filter changes, kept with the stored views of this data
+    state: a restarted server does not refit a forecast because someone picked a new period."""
+    parts = PARTS.get()
+    if parts is None:
+        return memoised(key, compute_fn)
+    return parts(key, compute_fn)
+
+
 def compute(
     ws: Workspace, kpi: str, f: Filters, by: str | list[str] | None = None, grain: str | None = None
 ) -> list[dict[str, Any]]:
@@ -149,6 +165,27 @@ def compute(
             metrics.compute(ws, kpi, by=by, grain=grain, start=f.start, end=f.end, filters=f.dims)
         ),
     )
+
+
+def compute_many(
+    ws: Workspace, kpis: list[str], f: Filters, by: str | list[str] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """``metrics.compute_many`` for the filtered period: rows per KPI (unknown KPIs left out)."""
+    metrics = stage_module("metrics")
+    if metrics is None:
+        return {}
+    known = [k for k in kpis if k in metrics.KPIS]
+    by_key = tuple(by) if isinstance(by, list) else by
+    frames = memoised(
+        ("compute_many", tuple(known), by_key, f.start, f.end, tuple(sorted(f.dims.items()))),
+        lambda: {
+            name: records(frame)
+            for name, frame in metrics.compute_many(
+                ws, known, by=by, start=f.start, end=f.end, filters=f.dims
+            ).items()
+        },
+    )
+    return frames  # type: ignore[no-any-return]
 
 
 def overview_tiles(ws: Workspace, f: Filters) -> list[dict[str, Any]]:

@@ -178,18 +178,24 @@ class Gate:
             stored = persist and self._persist and ttl > 0
             found, value = self._store.get(key) if stored else (False, None)
             if not found:
-                from cxlens.server.data import MEMO
+                from cxlens.server.data import MEMO, PARTS
 
                 token = MEMO.set(self._memo)
+                parts = PARTS.set(self._part)
                 try:
                     value = compute(ws)
                 finally:
+                    PARTS.reset(parts)
                     MEMO.reset(token)
                 if stored:
                     value = self._store.put(key, value)
             if ttl > 0:
                 self._cache[key] = (time.monotonic(), value)
             return value
+
+    def _part(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+        """A filter-independent part of a view, cached (and stored) like a view of its own."""
+        return self.cached("part", {"key": list(key)}, lambda ws: compute(), persist=True)
 
     def users(self) -> dict[str, dict[str, Any]]:
         """All users by name (re-read whenever the warehouse is reopened)."""
