@@ -151,7 +151,8 @@ def build(ws: Workspace, dims: tuple[str, ...] = ROLLUP_DIMS) -> pa.Table:
     built = datetime.now(UTC).replace(tzinfo=None)
     if not parts:
         return pa.table({"kpi": pa.array([], pa.string())})
-    table = pa.concat_tables(parts, promote_options="permissive")
+    # In day order: DuckDB skips the row groups outside a dashboard's period (min/max per group).
+    table = pa.concat_tables(parts, promote_options="permissive").sort_by("day")
     n = table.num_rows
     return table.append_column("fingerprint", pa.array([stamp] * n, pa.string())).append_column(
         "built_at", pa.array([built] * n, pa.timestamp("us")))
