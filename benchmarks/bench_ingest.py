@@ -20,6 +20,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -122,13 +123,33 @@ def _measure(kind: str, path: Path) -> dict:
     out = WORK / f"run-{kind}"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_ingest", "--child", kind,
-                           "--file", str(path), "--out", str(out)],
-                          capture_output=True, text=True, cwd=ROOT.parent, check=False)
+    load_before = os.getloadavg()[0]
+    loads: list[float] = []
+    stop = threading.Event()
+
+    def watch() -> None:  # the machine is shared: the load beside this side, every 10 s
+        while not stop.wait(10):
+            loads.append(os.getloadavg()[0])
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_ingest", "--child", kind,
+                               "--file", str(path), "--out", str(out)],
+                              capture_output=True, text=True, cwd=ROOT.parent, check=False)
+    finally:
+        stop.set()
+        watcher.join()
     if proc.returncode != 0:
         raise SystemExit(f"{kind} failed:\n{proc.stderr[-3000:]}")
     shutil.rmtree(out, ignore_errors=True)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    doc = json.loads(proc.stdout.strip().splitlines()[-1])
+    doc["load_average_1min_before_after"] = [round(load_before, 2),
+                                             round(os.getloadavg()[0], 2)]
+    if loads:
+        doc["load_average_1min_mean_max"] = [round(sum(loads) / len(loads), 2),
+                                             round(max(loads), 2)]
+    return doc
 
 
 def main() -> None:

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 WRITE_ROWS = 500_000
 # The whole file is one DuckDB transaction; capping DuckDB's memory makes it spill the
 # uncommitted rows to its temp folder instead of holding them, so RSS stays bounded.
-DUCKDB_MEMORY_LIMIT = "1GB"
+DUCKDB_MEMORY_LIMIT = "256MB"
 # One DuckDB thread for the writes: the other core parses and cleans the next batches
 # (connectors.readahead). On the shared 2-core benchmark machine DuckDB's second thread made
 # the inserts several times slower (threads waiting on each other), not faster.
@@ -316,6 +316,9 @@ class _Writer:
         self.duplicates: Counter[str] = Counter()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cxlens-write")
         self._pending: Future[object] | None = None
+        from cxlens.load import WrittenKeys
+
+        self.keys = WrittenKeys()  # one per transaction: lets writes skip futile DELETEs
 
     def __enter__(self) -> _Writer:
         return self
@@ -338,7 +341,8 @@ class _Writer:
         if prepared is not None:
             from cxlens.load import write_records
 
-            self._pending = self._pool.submit(write_records, self.target, prepared, scan=True)
+            self._pending = self._pool.submit(write_records, self.target, prepared, scan=True,
+                                              keys=self.keys)
 
     def _wait(self) -> None:
         if self._pending is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,50 @@ from cxlens.connectors.base import decode, not_utf8_error
 from cxlens.errors import InputError
 
 BLOCK_BYTES = 16 << 20
+# Blocks the reader may fetch beyond those the consumer has taken (see _PacedFile).
+AHEAD_BLOCKS = 3
+# Never wait longer than this for the consumer: a safety valve, not expected to trigger.
+_PACE_WAIT_S = 30.0
+
+
+class _PacedFile(io.RawIOBase):
+    """A file that pyarrow's streaming CSV reader may read at most :data:`AHEAD_BLOCKS`
+    blocks ahead of the batches taken from it.
+
+    pyarrow reads the file on a background thread up to 32 blocks ahead (512 MB at our
+    16 MB blocks) whatever the consumer's pace; behind a slow ingest that held the first
+    ~0.5 GB of a big file in memory (measured: the whole 238 MB of a 1M-line CDR after the
+    first batch). The reader reads one block per ``read`` and yields one batch per block,
+    and a row spans at most two blocks (larger fields are an error), so three tokens never
+    starve it; the timed wait is only a safety valve."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._file = path.open("rb")
+        self._tokens = AHEAD_BLOCKS
+        self._turn = threading.Condition()
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        with self._turn:
+            self._turn.wait_for(lambda: self._tokens > 0, timeout=_PACE_WAIT_S)
+            self._tokens -= 1
+        return self._file.read(size)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def taken(self) -> None:
+        """The consumer took one batch: the reader may fetch one more block."""
+        with self._turn:
+            self._tokens += 1
+            self._turn.notify_all()
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
 
 
 @dataclass
@@ -83,13 +128,15 @@ def iter_csv(
         column_types={c: pa.string() for c in column_names}, strings_can_be_null=False,
         quoted_strings_can_be_null=False,
     )
-    source = pa.OSFile(str(path))
+    source = _PacedFile(path)
     try:
         reader = pcsv.open_csv(source, read_options=read_options, parse_options=parse_options,
                                convert_options=convert_options)
     except pa.ArrowInvalid as exc:
+        source.close()
         raise _translate(path, exc, encoding) from exc
     except LookupError as exc:
+        source.close()
         raise InputError(f"unknown encoding {encoding!r}", "use e.g. utf-8, gb18030, gbk, big5") from exc
     line = 1 + skip_rows
     pending: list[pa.RecordBatch] = []
@@ -102,6 +149,7 @@ def iter_csv(
                 break
             except pa.ArrowInvalid as exc:
                 raise _translate(path, exc, encoding) from exc
+            source.taken()
             pending.append(batch)
             pending_rows += batch.num_rows
             if pending_rows >= batch_rows:
