@@ -39,26 +39,66 @@ def test_blend_is_the_weighted_mix_of_standardised_scores_on_the_svm_scale() -> 
     assert np.array_equal(only_lr.argmax(axis=1), lr.argmax(axis=1))
 
 
-def test_two_labels_use_the_svm_alone() -> None:
+def test_two_labels_or_weight_one_use_the_svm_alone() -> None:
     x, y = _data()
     keep = y != "c"
     blend = SvmLogisticBlend().fit(x[keep], y[keep])
     assert blend.lr_ is None
     np.testing.assert_allclose(blend.decision_function(x), blend.svm_.decision_function(x))
     assert set(blend.predict(x)) <= {"a", "b"}
+    alone = SvmLogisticBlend(svm_weight=1.0).fit(x, y)
+    assert alone.lr_ is None  # no logistic regression fitted only to be weighted 0
+    np.testing.assert_allclose(alone.decision_function(x), alone.svm_.decision_function(x))
 
 
-def test_word_dropped_copies() -> None:
-    from cxlens.text.intent import with_dropped_words
+def test_pooled_embeddings_are_the_mean_and_max_of_the_token_vectors() -> None:
+    from cxlens.text.intent_blend import pooled_embeddings, wordllama_table
 
-    texts = ["my card has not arrived yet", "refund please", "where is my new card"]
-    labels = ["card_arrival", "refund", "card_arrival"]
-    out, out_labels = with_dropped_words(texts, labels)
-    assert out[:3] == texts and out_labels == labels + labels
-    # Four words or more: the copy is the sentence less exactly one of its words.
-    for original, copy in ((texts[0], out[3]), (texts[2], out[5])):
-        words, kept = original.split(), copy.split()
-        assert len(kept) == len(words) - 1
-        assert any(words[:i] + words[i + 1 :] == kept for i in range(len(words)))
-    assert out[4] == "refund please"  # too short to drop a word: kept as it is
-    assert with_dropped_words(texts, labels) == (out, out_labels)  # same draw every time
+    tokenizer, matrix = wordllama_table()
+    assert matrix.shape == (32000, 256)  # the wheel's own weights, read without the hub
+    ids = tokenizer.encode("my card was stolen", add_special_tokens=False).ids
+    got = pooled_embeddings(["my card was stolen", "", "😀"])
+    assert got.shape == (3, 512)
+    np.testing.assert_allclose(got[0, :256], matrix[ids].mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(got[0, 256:], matrix[ids].max(axis=0), rtol=1e-5)
+    assert not got[1].any()  # no tokens: zeros
+    assert got[2].any()  # emoji are byte tokens: still a vector
+
+
+def test_pretrained_vectors_put_paraphrases_together() -> None:
+    from cxlens.text.intent_blend import pooled_embeddings
+
+    # No shared content word between the paraphrases: n-grams cannot see this, the vectors can.
+    v = pooled_embeddings(["my card was stolen", "someone nicked my debit card",
+                           "what is the exchange rate"])[:, :256]
+    v = v / np.linalg.norm(v, axis=1, keepdims=True)
+    assert v[0] @ v[1] > v[0] @ v[2]
+
+
+def test_sentence_embedding_block_is_standardised_and_weighted() -> None:
+    from cxlens.text.intent_blend import SentenceEmbedding
+
+    texts = ["my card was stolen", "refund please", "where is my card", "exchange rate today",
+             "I was charged twice", "top up failed"]
+    block = SentenceEmbedding(weight=2.0).fit(texts).transform(texts).toarray()
+    assert block.shape == (6, 512)
+    np.testing.assert_allclose(block.mean(axis=0), 0.0, atol=1e-5)
+    # Unit variance per column, divided by sqrt(512), times the weight: each row's length ≈ 2.
+    assert abs(np.sqrt((block**2).sum(axis=1)).mean() - 2.0) < 0.3
+    doubled = SentenceEmbedding(weight=4.0).fit(texts).transform(texts).toarray()
+    np.testing.assert_allclose(doubled, 2 * block, rtol=1e-4, atol=1e-6)
+
+
+def test_chinese_text_gets_no_sentence_vectors() -> None:
+    from cxlens.text.intent_blend import SentenceEmbedding, pooled_embeddings
+
+    english = ["my card was stolen", "refund please", "where is my card", "top up failed"]
+    texts = english + ["快递还没到", "退款 refund 还没到账"]
+    fitted = SentenceEmbedding().fit(texts)
+    # Standardised on the English rows only: the Chinese ones do not shift the mean.
+    np.testing.assert_allclose(fitted.mean_, pooled_embeddings(english).mean(axis=0), rtol=1e-5)
+    block = fitted.transform(texts).toarray()
+    assert block[:4].any(axis=1).all()
+    assert not block[4:].any()  # any Han character: the n-grams alone decide
+    only_zh = SentenceEmbedding().fit(["快递还没到", "我要退款"]).transform(["包裹丢了"])
+    assert only_zh.shape == (1, 512) and only_zh.nnz == 0

@@ -1,16 +1,21 @@
-"""The intent classifier's final step: a linear SVM blended with a logistic regression.
+"""The intent classifier's sklearn parts: pretrained sentence vectors and the linear model.
 
-A module of its own because it subclasses sklearn's ``BaseEstimator`` (sklearn's pipeline needs
+* :class:`SentenceEmbedding` turns texts into pooled wordllama token vectors (a pretrained
+  static embedding whose weights ship inside the ``wordllama`` wheel: nothing is downloaded).
+* :class:`SvmLogisticBlend` is a linear SVM, optionally blended with a logistic regression.
+
+A module of its own because these subclass sklearn's ``BaseEstimator`` (sklearn's pipeline needs
 its tags), and sklearn must not load with :mod:`cxlens.text.intent`: ``cxlens --help`` stays fast.
 :class:`~cxlens.text.intent.IntentModel` imports it only when it builds or loads a model.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
@@ -33,9 +38,10 @@ class SvmLogisticBlend(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     def fit(self, x: Any, y: Sequence[str]) -> SvmLogisticBlend:
         self.svm_ = LinearSVC(C=self.c).fit(x, y)
         self.classes_ = self.svm_.classes_
-        # Two labels: the SVM alone (its single score column has nothing to blend with).
+        # Two labels: the SVM alone (its single score column has nothing to blend with); weight
+        # 1.0 is the SVM alone too, without paying for a logistic regression it would not use.
         self.lr_ = (LogisticRegression(C=self.lr_c, max_iter=300).fit(x, y)
-                    if len(self.classes_) > 2 else None)
+                    if len(self.classes_) > 2 and self.svm_weight < 1.0 else None)
         return self
 
     def decision_function(self, x: Any) -> Any:
@@ -58,3 +64,102 @@ class SvmLogisticBlend(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         if decision.ndim == 1:  # two labels: one score, > 0 = the second label
             return self.classes_[(decision > 0).astype(int)]
         return self.classes_[decision.argmax(axis=1)]
+
+
+# The pretrained token table (32,000 Llama-2 tokens x 256) that the wordllama wheel ships: loaded
+# once per process and never pickled into a model file (it would add 32 MB to every model).
+_TABLE: dict[str, Any] = {}
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+WORDLLAMA_TOKENIZER = "tokenizers/l2_supercat_tokenizer_config.json"
+WORDLLAMA_WEIGHTS = "weights/l2_supercat_256.safetensors"
+
+
+def wordllama_table() -> tuple[Any, Any]:
+    """The wordllama tokenizer and its token-embedding matrix, read from the installed wheel.
+
+    Read directly (``tokenizers`` + ``safetensors``) rather than through ``WordLlama.load``,
+    which looks for the tokenizer in a folder the wheel does not have and then tries the hub.
+    """
+    if not _TABLE:
+        import importlib.util
+        from pathlib import Path
+
+        import numpy as np
+
+        from cxlens.errors import ConfigError
+
+        spec = importlib.util.find_spec("wordllama")  # finds the folder without importing it
+        folders = list(spec.submodule_search_locations or []) if spec else []
+        root = Path(folders[0]) if folders else None
+        if root is None or not (root / WORDLLAMA_WEIGHTS).is_file():
+            raise ConfigError("the intent model needs the wordllama package's embedding weights",
+                              "pip install 'wordllama>=0.4'")
+        from safetensors import safe_open
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(root / WORDLLAMA_TOKENIZER))
+        tokenizer.no_padding()
+        tokenizer.no_truncation()
+        with safe_open(str(root / WORDLLAMA_WEIGHTS), framework="np") as handle:
+            matrix = np.ascontiguousarray(handle.get_tensor("embedding.weight"), np.float32)
+        _TABLE.update(tokenizer=tokenizer, matrix=matrix)
+    return _TABLE["tokenizer"], _TABLE["matrix"]
+
+
+def pooled_embeddings(texts: Sequence[str]) -> Any:
+    """Per text, the mean and the max of its tokens' wordllama vectors (512 columns).
+
+    The mean says what the sentence is about; the max keeps a strong single word ("stolen",
+    "refund") that averaging over a long sentence would dilute. Text without tokens is zeros.
+    """
+    import numpy as np
+
+    tokenizer, matrix = wordllama_table()
+    width = matrix.shape[1]
+    out = np.zeros((len(texts), 2 * width), np.float32)
+    for i, encoding in enumerate(tokenizer.encode_batch(list(texts), add_special_tokens=False)):
+        if encoding.ids:
+            vectors = matrix[encoding.ids]
+            out[i, :width] = vectors.mean(axis=0)
+            out[i, width:] = vectors.max(axis=0)
+    return out
+
+
+class SentenceEmbedding(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+    """Texts → their pooled wordllama vectors, standardised per column and scaled by ``weight``.
+
+    Divided by the square root of the column count, a text's block has a length near ``weight``
+    — comparable to a TF-IDF block (unit length) — so ``weight`` says how much the pretrained
+    meaning counts against the n-grams in a linear model fitted on both.
+    """
+
+    def __init__(self, weight: float = 2.0) -> None:
+        self.weight = weight
+
+    def fit(self, texts: Sequence[str], y: Any = None) -> SentenceEmbedding:
+        import numpy as np
+
+        pooled = pooled_embeddings(texts)
+        english = ~_has_han(texts)
+        pooled = pooled[english] if english.any() else np.zeros_like(pooled[:1])
+        self.mean_ = pooled.mean(axis=0)
+        sd = pooled.std(axis=0)
+        self.scale_ = np.where(sd > 0, sd, 1.0) * np.sqrt(pooled.shape[1]) / self.weight
+        return self
+
+    def transform(self, texts: Sequence[str]) -> Any:
+        from scipy import sparse
+
+        block = (pooled_embeddings(texts) - self.mean_) / self.scale_
+        # wordllama learned English: its tokenizer cuts Chinese into single characters and
+        # bytes, whose vectors carry little meaning. Chinese text gets a block of zeros and
+        # is classified by its n-grams alone (a toy zh/en set went wrong with the vectors on).
+        block[_has_han(texts)] = 0.0
+        # Sparse so that FeatureUnion can stack it with the TF-IDF blocks.
+        return sparse.csr_matrix(block)
+
+
+def _has_han(texts: Sequence[str]) -> Any:
+    import numpy as np
+
+    return np.array([_HAN.search(t) is not None for t in texts], dtype=bool)
