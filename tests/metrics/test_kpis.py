@@ -243,3 +243,20 @@ def test_pyspark_gives_the_same_kpis(make_workspace):
         assert tiles[name]["value"] == pytest.approx(value), name
     days = metrics.compute(spark, "offered", grain="day", start=START, end=END)
     assert list(days["value"]) == [7, 2, 2, 3, 1]
+
+
+def test_drilldown_looks_up_customer_keys_of_the_rows_shown(ws):
+    # the key is joined after the newest rows are picked: each is the identity map's key
+    from cxlens.metrics import facts
+
+    rows = metrics.contacts(ws, "handled", START, END)
+    keyed = facts.contacts(ws, {"customer"}).to_pyarrow().to_pylist()
+    expected = {r["interaction_id"]: r["customer_key"] for r in keyed}
+    assert len(rows) > 5 and rows["customer_key"].notna().any()
+    for iid, key in zip(rows["interaction_id"], rows["customer_key"], strict=True):
+        assert (None if key is None or key != key else key) == expected[iid], iid
+    assert list(rows["started_at"]) == sorted(rows["started_at"], reverse=True)
+    vip = metrics.contacts(ws, "handled", START, END, {"tier": "vip"})  # joined first: same keys
+    assert set(vip["interaction_id"]) <= set(rows["interaction_id"])
+    for iid, key in zip(vip["interaction_id"], vip["customer_key"], strict=True):
+        assert key == expected[iid]

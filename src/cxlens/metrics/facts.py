@@ -76,10 +76,7 @@ def contacts(ws: Workspace, joins: Iterable[str] = (), start: Moment = None,
         complaint=(i.reason == "complaint").fill_null(False),
     )
     if joins & {"customer", "tier", "segment"}:
-        im = wh.table("identity_map")
-        im = im.filter(im.record_table == "interactions")
-        im = im.group_by(["source", "source_id"]).aggregate(customer_key=im.customer_key.max())
-        t = t.left_join(im, ["source", "source_id"])
+        t = t.left_join(customer_keys(ws), ["source", "source_id"])
     t = _add_customer_dims(ws, t, joins)
     if "team" in joins:
         agents = wh.table("agents")
@@ -90,6 +87,18 @@ def contacts(ws: Workspace, joins: Iterable[str] = (), start: Moment = None,
         ins = ins.group_by("interaction_id").aggregate(sentiment=ins.sentiment.mean())
         t = t.left_join(ins, "interaction_id")
     return t
+
+
+def customer_keys(ws: Workspace, only: ir.Table | None = None) -> ir.Table:
+    """(source, source_id) of each interaction → its customer key (the resolved identity).
+
+    ``only``: a table of interactions (``source_id`` column) to look up, instead of all.
+    """
+    im = ws.warehouse.table("identity_map")
+    im = im.filter(im.record_table == "interactions")
+    if only is not None:
+        im = im.filter(im.source_id.isin(only.source_id))
+    return im.group_by(["source", "source_id"]).aggregate(customer_key=im.customer_key.max())
 
 
 def _add_customer_dims(ws: Workspace, t: ir.Table, joins: set[str]) -> ir.Table:

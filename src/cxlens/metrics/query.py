@@ -118,7 +118,9 @@ def _has_rows(ws: Workspace, table: str, cache: dict[str, Any]) -> bool:
 
 def has_data(ws: Workspace, kpi: Kpi, cache: dict[str, Any] | None = None) -> bool:
     """Whether every table ``kpi`` needs holds rows (else the KPI is "no data", never 0)."""
-    cache = {} if cache is None else cache
+    if cache is None:
+        cache = rollup.scoped(ws, "rows")
+        cache = {} if cache is None else cache
     return all(_has_rows(ws, t, cache) for t in kpi.needs)
 
 
@@ -517,16 +519,26 @@ def contacts(ws: Workspace, kpi: str, start: DateLike = None, end: DateLike = No
     if not has_data(ws, k):
         return pd.DataFrame(columns=["interaction_id", "started_at", "measure"])
     lo, hi = _utc_range(ws, s, e)
-    joins = _joins([k], [], flt) | {"customer", "contact"}
-    t = _fact(ws, k.fact, joins, lo, hi, flt)
+    joins = _joins([k], [], flt) | {"contact"}
+    # The customer key of the rows shown only, unless a filter needs it (tier, segment): joining
+    # the identity map to every contact of the period was most of a drill-down's time.
+    late = k.fact == "contacts" and not joins & {"customer", "tier", "segment"}
+    t = _fact(ws, k.fact, joins if late else joins | {"customer"}, lo, hi, flt)
     m = ws.settings.metrics
     t = t.filter(k.population(t, m).fill_null(False))
     measure = ibis.literal(1) if k.measure is _one else k.measure(t, m)
     wanted = ["interaction_id", "ts", "channel", "queue", "agent", "reason", "language",
               "customer_key", "journey_id", "kind", "survey_id", "csat", "nps", "ces"]
-    cols = [c for c in wanted if c in t.columns]
-    frame = (t.select(*cols, measure=measure).order_by([ibis.desc("ts"), "interaction_id"])
-             .limit(limit).to_pandas())
+    cols = [c for c in wanted if c in t.columns or (late and c == "customer_key")]
+    order = [ibis.desc("ts"), "interaction_id"]
+    if late:
+        shown = (t.select(*(c for c in cols if c != "customer_key"), "source", "source_id",
+                          measure=measure).order_by(order).limit(limit))
+        keyed = shown.left_join(facts.customer_keys(ws, only=shown), ["source", "source_id"])
+        expr = keyed.select(*cols, "measure").order_by(order)
+    else:
+        expr = t.select(*cols, measure=measure).order_by(order).limit(limit)
+    frame = expr.to_pandas()
     tz = ws.settings.locale.timezone
     local = pd.to_datetime(frame.pop("ts")).dt.tz_localize("UTC").dt.tz_convert(tz)
     frame.insert(1, "started_at", local.dt.tz_localize(None))

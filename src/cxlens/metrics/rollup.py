@@ -25,9 +25,12 @@ rollup can slow a query down but never change a number.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
+from collections.abc import Iterator
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -106,10 +109,38 @@ def _state(ws: Workspace) -> tuple[str, dict[str, str | None]]:
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16], stamps
 
 
+# A caller that knows the warehouse cannot change for a while (the web server computing one page:
+# it holds the DuckDB file alone) may reuse the answers of the freshness and "has rows" checks,
+# a dozen small queries that every metric call would otherwise repeat.
+SCOPE: ContextVar[dict[Any, Any] | None] = ContextVar("cxlens_metrics_scope", default=None)
+
+
+@contextlib.contextmanager
+def unchanged_warehouse() -> Iterator[None]:
+    """Within this block, freshness and row checks are asked once per workspace."""
+    token = SCOPE.set({})
+    try:
+        yield
+    finally:
+        SCOPE.reset(token)
+
+
+def scoped(ws: Workspace, what: str) -> dict[str, Any] | None:
+    """This workspace's memo of the current :func:`unchanged_warehouse` block (None outside)."""
+    scope = SCOPE.get()
+    return None if scope is None else scope.setdefault((id(ws), what), {})
+
+
 def fresh_tables(ws: Workspace) -> set[str]:
     """The rollup tables that have rows and were built from the warehouse as it is now."""
+    memo = scoped(ws, "fresh")
+    if memo is not None and "tables" in memo:
+        return set(memo["tables"])
     current, stamps = _state(ws)
-    return {t for t, stamp in stamps.items() if stamp is not None and stamp == current}
+    found = {t for t, stamp in stamps.items() if stamp is not None and stamp == current}
+    if memo is not None:
+        memo["tables"] = frozenset(found)
+    return found
 
 
 def is_fresh(ws: Workspace, table: str = DAILY) -> bool:

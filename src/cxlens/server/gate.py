@@ -178,12 +178,16 @@ class Gate:
             stored = persist and self._persist and ttl > 0
             found, value = self._store.get(key) if stored else (False, None)
             if not found:
+                from cxlens.metrics.rollup import unchanged_warehouse
                 from cxlens.server.data import MEMO, PARTS
 
                 token = MEMO.set(self._memo)
                 parts = PARTS.set(self._part)
                 try:
-                    value = compute(ws)
+                    # Nothing else writes to the warehouse while we hold it (audit rows and
+                    # log-ins touch no KPI input): metric calls share their freshness checks.
+                    with unchanged_warehouse():
+                        value = compute(ws)
                 finally:
                     PARTS.reset(parts)
                     MEMO.reset(token)

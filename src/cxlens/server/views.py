@@ -195,8 +195,9 @@ def journeys_view(ws: Workspace, f: Filters, lang: str) -> dict[str, Any]:
     """Sankey of channel paths, true vs channel FCR by reason, repeat-contact drivers."""
     catalog = kpi_catalog()
     paths = journey_paths(ws, f)
-    fcr_true = compute(ws, "fcr_true", f, by="reason")
-    fcr_channel = compute(ws, "fcr_channel", f, by="reason")
+    by_reason = compute_many(ws, ["fcr_true", "fcr_channel", "repeat_rate"], f, by="reason")
+    fcr_true = by_reason.get("fcr_true", [])
+    fcr_channel = by_reason.get("fcr_channel", [])
     reasons = sorted(
         {str(r.get("reason")) for r in fcr_true + fcr_channel if r.get("reason") is not None}
     )
@@ -214,7 +215,7 @@ def journeys_view(ws: Workspace, f: Filters, lang: str) -> dict[str, Any]:
         if reasons
         else None
     )
-    repeat = compute(ws, "repeat_rate", f, by="reason")
+    repeat = by_reason.get("repeat_rate", [])
     tiles = [
         _tile(t, catalog, lang)
         for t in overview_tiles(ws, f)
