@@ -26,6 +26,7 @@ from cxlens.synth import vocab
 from cxlens.synth.centre import Centre, build_centre
 from cxlens.synth.config import SynthConfig
 from cxlens.synth.journeys import ChunkSim
+from cxlens.synth.outcomes import settle
 from cxlens.synth.people import DAY, Person, scramble
 from cxlens.synth.rows import TRUTH_SCHEMAS, Rows
 
@@ -173,6 +174,7 @@ def chunk_tables(centre: Centre, chunk: int) -> Iterator[tuple[str, pa.Table]]:
         problems = sim.problems(persons)
         for p in persons:
             sim.person(p, problems.get(p.idx, []))
+        settle(sim)
         for p in persons:
             _browsing(sim, p)
         _orders(sim, persons, orders)
@@ -349,15 +351,21 @@ def _truth_persons(sim: ChunkSim, persons: list[Person]) -> None:
 
 # -- into a workspace ----------------------------------------------------------------------------
 
+# Worker processes :func:`generate` uses when not told. Peak RSS measured at 1M customers
+# (10M interactions): main ≈ 0.6 GB + ≈ 0.5 GB per worker (benchmarks/results/synth.json), so two
+# workers keep the whole generator under 2 GB; more must be asked for (``workers=``, ``--workers``).
+MAX_DEFAULT_WORKERS = 2
+
+
 def default_workers() -> int:
-    """Processes used by :func:`generate` when not told: the CPUs we may use, at most 4."""
+    """Processes used by :func:`generate` when not told: the CPUs we may use, at most 2."""
     import os
 
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cpus = os.cpu_count() or 1
-    return max(1, min(4, cpus))
+    return max(1, min(MAX_DEFAULT_WORKERS, cpus))
 
 
 def generate(ws: Workspace, config: SynthConfig, progress: Any = None,

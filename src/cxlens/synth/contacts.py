@@ -17,7 +17,6 @@ from cxlens.synth import vocab
 from cxlens.synth.centre import INTERVAL_S, PATIENCE_MEAN_S, Agent
 from cxlens.synth.journeys import (
     CHANNEL_LOGIT,
-    MOOD_BASE,
     RESOLVE_BASE,
     TALK_MEAN_S,
     _logit,
@@ -25,13 +24,13 @@ from cxlens.synth.journeys import (
     _sigmoid,
     route_queue,
 )
+from cxlens.synth.outcomes import Answered, Leg
 from cxlens.synth.people import DAY, Person, scramble
 
 if TYPE_CHECKING:
     from cxlens.synth.journeys import ChunkSim, Problem
 
 _result = _Result
-_AMOUNT_FACTORS = (0.1, 0.5, 1, 1, 2)
 _EMPTY = "[]"
 # the C string encoder json.dumps(..., ensure_ascii=False) itself uses
 _json_str = json.encoder.encode_basestring
@@ -58,26 +57,6 @@ def _speaker(sim: ChunkSim, p: Person) -> tx.Speaker:
         email=pp.write_email(rng, p.email) if p.email else None,
         id_card=id_card, bank_card=card,
     )
-
-
-def _mood(sim: ChunkSim, reason: str, attempt: int, wait: float) -> tuple[str, int]:
-    score = MOOD_BASE[reason] - 0.55 * attempt - min(wait, 900.0) / 300.0 + sim.rng.gauss(0, 0.6)
-    if score < -1.2:
-        return "angry", -1
-    if score < -0.3:
-        return "frustrated", -1
-    if score < 0.9:
-        return "neutral", 0
-    return "positive", 1
-
-
-def _end_sentiment(sim: ChunkSim, start: int, resolved: bool) -> int:
-    r = sim.rng.random()
-    if resolved:
-        return 1 if (start >= 0 or r < 0.45) else 0
-    if start > 0:
-        return 0
-    return -1 if (start < 0 or r < 0.5) else 0
 
 
 def _pick_agent(sim: ChunkSim, queue: str, t: float) -> Agent:
@@ -128,13 +107,15 @@ def _qa_json(rules: list[str]) -> str:
 
 def assisted_contact(sim: ChunkSim, prob: Problem, channel: str, attempt: int, t: float,
                      order: tuple[float, str, int] | None) -> _Result:
-    """Simulate one attempt on ``channel``; writes its rows and returns the outcome."""
+    """Simulate one attempt on ``channel`` up to what later contacts depend on (queue, agent,
+    resolution, times); its remaining outcomes are drawn per chunk (``outcomes.settle``)."""
     rng, p = sim.rng, prob.person
     legs = 0
     queue = route_queue(p, prob.reason)
     day = min(max(int(t // DAY), 0), sim.config.days - 1)
     interval = int((t % DAY) // INTERVAL_S)
     congestion = sim.wait_prob[queue][day][interval]
+    pending = sim.pending
     ani = None
     if channel == "phone":
         from_landline = p.landline is not None and rng.random() < 0.35
@@ -152,9 +133,7 @@ def assisted_contact(sim: ChunkSim, prob: Problem, channel: str, attempt: int, t
                 account=pp.write_account(rng, p.account) if rng.random() < 0.35 else None,
                 text=tx.tp.IVR_TEXT[p.language][0])
             sim.record("interactions", "ivr", sid, p)
-            mood, s0 = _mood(sim, prob.reason, attempt, 0.0)
-            _truth_interaction(sim, interaction_id("ivr", sid), prob, attempt, "ivr", False, mood,
-                               s0, s0, None, None, [], [])
+            pending.append(Leg(prob, attempt, "ivr", interaction_id("ivr", sid), 0.0))
             legs += 1
             t += dur
             if hangup:
@@ -170,9 +149,7 @@ def assisted_contact(sim: ChunkSim, prob: Problem, channel: str, attempt: int, t
                 hold_s=0.0, acw_s=0.0, transfers=0, abandoned=True, disposition="abandoned",
                 language=p.language, phone=ani)
             sim.record("interactions", "pbx", sid, p)
-            mood, s0 = _mood(sim, prob.reason, attempt, patience)
-            _truth_interaction(sim, interaction_id("pbx", sid), prob, attempt, "phone", False,
-                               mood, s0, s0, None, None, [], [])
+            pending.append(Leg(prob, attempt, "phone", interaction_id("pbx", sid), patience))
             return _result(False, False, t + patience, legs + 1)
         source, prefix = "pbx", "CDR"
     elif channel == "chat":
@@ -187,9 +164,7 @@ def assisted_contact(sim: ChunkSim, prob: Problem, channel: str, attempt: int, t
                 abandoned=True, disposition="abandoned", language=p.language,
                 device=sim.site_cookie(p, t) or device)
             sim.record("interactions", "chat", sid, p)
-            mood, s0 = _mood(sim, prob.reason, attempt, wait)
-            _truth_interaction(sim, interaction_id("chat", sid), prob, attempt, "chat", False,
-                               mood, s0, s0, None, None, [], [])
+            pending.append(Leg(prob, attempt, "chat", interaction_id("chat", sid), wait))
             return _result(False, False, t + wait, legs + 1)
         source, prefix = "chat", "CH"
     elif channel == "email":
@@ -209,85 +184,85 @@ def assisted_contact(sim: ChunkSim, prob: Problem, channel: str, attempt: int, t
     logit = (_logit(RESOLVE_BASE[prob.reason]) + agent.resolve_effect + CHANNEL_LOGIT[channel]
              - 0.45 * transfers - incident_penalty + 0.15 * attempt)
     resolved = rng.random() < _sigmoid(logit)
-    mood, s0 = _mood(sim, prob.reason, attempt, wait if channel in ("phone", "chat") else 0.0)
-    s1 = _end_sentiment(sim, s0, resolved)
-    rules = tx.RULES_BY_CHANNEL[channel]
-    violations = []
-    for rule in rules:
-        risk = agent.qa_risk * (1.5 if rule == "empathy" else 0.35
-                                if rule == "forbidden_phrase" else 1.0)
-        if rule == "empathy" and s0 >= 0:
-            continue
-        if rng.random() < risk:
-            violations.append(rule)
-    if "forbidden_phrase" in violations:
-        s1 = min(s1, 0)
     mean_talk = TALK_MEAN_S[prob.reason] * agent.aht_factor * (1.4 if transfers else 1.0)
-    sigma = 0.45
-    talk = rng.lognormvariate(math.log(mean_talk) - sigma * sigma / 2, sigma)
+    talk = rng.lognormvariate(math.log(mean_talk) - _SIGMA2_HALF, _SIGMA)
     if channel == "chat":
         talk *= 1.6  # chats interleave with other chats
-    if order is not None:
-        product_i = order[2]
-    else:
-        product_i = rng.randrange(len(vocab.PRODUCTS))
-    if prob.reason == "technical" and product_i not in vocab.DEVICES:
-        product_i = vocab.DEVICES[int(rng.random() * len(vocab.DEVICES))]
-    zh_name, en_name, price = vocab.PRODUCTS[product_i]
+    hold = rng.expovariate(1 / 70) + 10 if channel == "phone" and rng.random() < 0.3 else 0.0
+    acw = 15 + rng.expovariate(1 / 35) * agent.aht_factor
+    ended = t + wait + talk + hold if channel in ("phone", "chat") else t + wait + 60
+    sid = sim.next_id(prefix)
+    pending.append(Answered(
+        prob, attempt, channel, source, sid, queue, t, wait, agent, transfers, resolved, talk,
+        hold, acw, ended, ani, sim.site_cookie(p, t) if channel == "chat" else None, order,
+        _crm_case(sim, prob, channel)))
+    return _result(True, resolved, ended + acw, legs + 1)
+
+
+_SIGMA = 0.45
+_SIGMA2_HALF = _SIGMA * _SIGMA / 2
+_MOOD_NAMES = ("angry", "frustrated", "neutral", "positive")
+
+
+def write_leg_truth(sim: ChunkSim, leg: Leg, mood: str, s0: int) -> None:
+    """The truth row of an IVR leg or an abandoned call/chat (mood drawn per chunk)."""
+    _truth_interaction(sim, leg.iid, leg.prob, leg.attempt, leg.channel, False, mood, s0, s0,
+                       None, None, [], [])
+
+
+def write_answered(sim: ChunkSim, e: Answered, mood_i: int, s0: int, s1: int,
+                   slips: list[bool], csat: int, product_i: int, amount: int, days_waiting: int,
+                   claimed: bool, callback: bool, coded: bool, wrap_i: int, asked: bool,
+                   responded: bool, reply_after: float, nps: int, ces: int, comment: bool,
+                   case_u: float) -> None:
+    """Rows of one handled contact: interaction, messages, truth, survey, helpdesk case."""
+    rng, prob, channel, sid, source = sim.rng, e.prob, e.channel, e.sid, e.source
+    p = prob.person
+    agent = e.agent
+    iid = interaction_id(source, sid)
+    mood = _MOOD_NAMES[mood_i]
+    violations = [rule for rule, slipped in zip(tx.QA_RULES, slips, strict=True) if slipped]
+    zh_name, en_name, _ = vocab.PRODUCTS[product_i]
+    talk, wait = e.talk, e.wait
+    live = channel in ("phone", "chat")
     conv = tx.conversation(
         rng, lang=p.language, channel=channel, reason=prob.reason, mood=mood,
-        sentiment_start=s0, sentiment_end=s1, resolved=resolved, attempt=attempt,
-        duration_s=talk if channel in ("phone", "chat") else wait, customer=_speaker(sim, p),
+        sentiment_start=s0, sentiment_end=s1, resolved=e.resolved, attempt=e.attempt,
+        duration_s=talk if live else wait, customer=_speaker(sim, p),
         agent_name=agent.name if p.language == "zh" or " " in agent.name else agent.agent_id,
         violations=violations, product=zh_name if p.language == "zh" else en_name,
-        order=order[1] if order else None, amount=int(price * _AMOUNT_FACTORS[int(rng.random() * 5)]),
-        days_waiting=rng.randint(2, 9), pii_rate=0.28,
+        order=e.order[1] if e.order else None, amount=amount, days_waiting=days_waiting,
+        pii_rate=0.28,
     )
-    sid = sim.next_id(prefix)
-    iid = interaction_id(source, sid)
-    claimed = resolved or rng.random() < 0.35  # agents mark resolved optimistically
     if claimed:
         disposition = "resolved"
     elif prob.reason == "complaint":
         disposition = "escalated"
     else:
-        disposition = "callback" if rng.random() < 1 / 3 else "follow_up"
-    if transfers and not claimed:
+        disposition = "callback" if callback else "follow_up"
+    if e.transfers and not claimed:
         disposition = "transferred"
-    wrap = None
-    if rng.random() < 0.7:
-        wrap = prob.reason if rng.random() >= 0.05 else rng.choice(
-            [r for r in REASONS if r != prob.reason])
-    elif sim.case_rng.random() < WRAP_EXTRA:  # mandatory wrap-up: ~92 % coded in all
-        crng = sim.case_rng
-        wrap = prob.reason if crng.random() >= 0.05 else crng.choice(
-            [r for r in REASONS if r != prob.reason])
-    hold = rng.expovariate(1 / 70) + 10 if channel == "phone" and rng.random() < 0.3 else 0.0
-    acw = 15 + rng.expovariate(1 / 35) * agent.aht_factor
-    answered = t + wait
-    if channel in ("phone", "chat"):
-        ended = answered + talk + hold
-    else:
-        ended = answered + 60
+    answered = e.t + wait
     row: dict[str, object] = dict(
-        source=source, source_id=sid, interaction_id=iid, channel=channel if channel != "social"
-        else "social", direction="inbound", queue=queue if channel in ("phone", "chat") else
-        f"{channel}_{'en' if p.language == 'en' else 'zh'}", agent_id=agent.agent_id,
-        started_at=t, answered_at=answered, ended_at=ended, wait_s=round(wait, 1),
-        talk_s=round(talk, 1) if channel in ("phone", "chat") else None,
-        hold_s=round(hold, 1), acw_s=round(acw, 1), transfers=transfers, abandoned=False,
-        disposition=disposition, resolved=claimed, reason=wrap, language=p.language,
-        subject=conv.subject, text=conv.text(p.language) if channel != "email"
-        else conv.turns[0][1], case_id=_crm_case(sim, prob, channel),
+        source=source, source_id=sid, interaction_id=iid, channel=channel, direction="inbound",
+        queue=e.queue if live else f"{channel}_{'en' if p.language == 'en' else 'zh'}",
+        agent_id=agent.agent_id, started_at=e.t, answered_at=answered, ended_at=e.ended,
+        wait_s=round(wait, 1), talk_s=round(talk, 1) if live else None,
+        hold_s=round(e.hold, 1), acw_s=round(e.acw, 1), transfers=e.transfers, abandoned=False,
+        disposition=disposition, resolved=claimed, reason=REASONS[wrap_i] if coded else None,
+        language=p.language, subject=conv.subject,
+        text=conv.text(p.language) if channel != "email" else conv.turns[0][1],
+        case_id=e.case_id,
     )
     if channel == "phone":
-        row["phone"] = ani
+        row["phone"] = e.ani
     elif channel == "chat":
         if p.wechat and p.language == "zh" and rng.random() < 0.6:
             row["wechat"] = p.wechat
         else:
-            row["device"] = (f"anon-{sid}" if rng.random() < 0.1 else p.devices[int(rng.random() * len(p.devices))])
-            row["device"] = sim.site_cookie(p, t) or row["device"]
+            device = (f"anon-{sid}" if rng.random() < 0.1
+                      else p.devices[int(rng.random() * len(p.devices))])
+            row["device"] = e.cookie or device
             if rng.random() < 0.55:
                 row["account"] = pp.write_account(rng, p.account)
         if rng.random() < 0.4:
@@ -309,34 +284,24 @@ def assisted_contact(sim: ChunkSim, prob: Problem, channel: str, attempt: int, t
         row["wechat"] = p.wechat
     sim.b["interactions"].rows.append(row)
     sim.record("interactions", source, sid, p)
-    base_ts = t if channel in ("email", "social") else answered
+    base_ts = answered if live else e.t
     messages, truth_messages = sim.b["messages"].tuples, sim.b["truth:messages"].tuples
     for seq, (speaker, words, offset, sentiment) in enumerate(conv.turns):
         messages.append((iid, source, f"{sid}:{seq}", seq, speaker, base_ts + offset, words))
         truth_messages.append((iid, seq, speaker, sentiment))
-    csat = _true_csat(sim, agent, resolved, attempt, wait if channel == "phone" else 0.0,
-                      transfers, s1)
-    _truth_interaction(sim, iid, prob, attempt, channel, resolved, mood, s0, s1, csat, agent,
+    _truth_interaction(sim, iid, prob, e.attempt, channel, e.resolved, mood, s0, s1, csat, agent,
                        conv.pii, conv.violations)
-    _survey(sim, p, iid, channel, ended, csat, attempt, resolved)
-    _maybe_case(sim, prob, iid, t, attempt)
-    return _result(True, resolved, ended + acw, legs + 1)
-
-
-def _true_csat(sim: ChunkSim, agent: Agent, resolved: bool, attempt: int, wait: float,
-               transfers: int, s1: int) -> int:
-    s = (3.1 + 1.3 * resolved - 0.45 * attempt - min(wait, 900) / 300 + agent.csat_effect
-         + 0.35 * s1 - 0.4 * transfers + sim.rng.gauss(0, 0.6))
-    return int(min(5, max(1, round(s))))
+    if asked:
+        _survey(sim, p, iid, channel, e.ended, csat, e.attempt, e.resolved, responded,
+                reply_after, nps, ces, comment)
+    _maybe_case(sim, prob, iid, e.t, e.attempt, case_u)
 
 
 def _survey(sim: ChunkSim, p: Person, iid: str, channel: str, ended: float, csat: int,
-            attempt: int, resolved: bool) -> None:
+            attempt: int, resolved: bool, responded: bool, reply_after: float, nps: int,
+            ces: int, comment: bool) -> None:
     rng = sim.rng
-    if channel == "social" or rng.random() > 0.7:
-        return
     sid = sim.next_id("SV")
-    responded = rng.random() < 0.15 * SURVEY_BIAS_[csat]
     sent = ended + 60
     row: dict[str, object] = dict(source="survey", source_id=sid, interaction_ref=iid,
                                   sent_at=sent, language=p.language)
@@ -345,12 +310,11 @@ def _survey(sim: ChunkSim, p: Person, iid: str, channel: str, ended: float, csat
     else:
         row["phone"] = pp.write_mobile(rng, p.mobile)
     if responded:
-        row["responded_at"] = sent + rng.expovariate(1 / 10_800)
+        row["responded_at"] = sent + reply_after
         row["csat"] = csat
-        row["nps"] = int(min(10, max(0, round(2.3 * csat - 1.5 + rng.gauss(0, 1.2)))))
-        row["ces"] = int(min(7, max(1, round(2 + 0.9 * attempt + (0 if resolved else 1.5)
-                                             + rng.gauss(0, 1)))))
-        if rng.random() < 0.5:
+        row["nps"] = nps
+        row["ces"] = ces
+        if comment:
             row["comment"] = tx.survey_comment(rng, p.language, csat)
     sim.b["surveys"].add(**row)
     sim.record("surveys", "survey", sid, p)
@@ -367,22 +331,21 @@ def _crm_case(sim: ChunkSim, prob: Problem, channel: str) -> str:
     return prob.crm_case
 
 
-WRAP_EXTRA = 0.73  # 0.7 + 0.3 × 0.73 ≈ 92 % of handled contacts carry a wrap-up code
 CASE_LINK = 0.95   # share of phone/chat/social follow-ups logged under the problem's open case
-SURVEY_BIAS_ = {1: 1.8, 2: 1.2, 3: 0.7, 4: 0.8, 5: 1.5}
 CASE_CHANCE = {"complaint": 0.8, "refund": 0.5, "billing": 0.15, "technical": 0.15,
                "cancellation": 0.2, "delivery": 0.1, "account_access": 0.05,
                "product_enquiry": 0.02}
 
 
-def _maybe_case(sim: ChunkSim, prob: Problem, iid: str, t: float, attempt: int) -> None:
+def _maybe_case(sim: ChunkSim, prob: Problem, iid: str, t: float, attempt: int,
+                u: float) -> None:
     """Open a helpdesk case on the first assisted contact of some problems (closed later)."""
     if prob.case is not None:
         return
-    rng = sim.rng
     chance = CASE_CHANCE[prob.reason] + (0.2 if attempt >= 2 else 0.0)
-    if rng.random() >= chance:
+    if u >= chance:
         return
+    rng = sim.rng
     p = prob.person
     prob.case = dict(
         source="helpdesk", source_id=sim.next_id("CS"), interaction_ref=iid, opened_at=t,
@@ -396,6 +359,14 @@ def _maybe_case(sim: ChunkSim, prob: Problem, iid: str, t: float, attempt: int) 
 
 
 def close_case(sim: ChunkSim, prob: Problem, resolved: bool, gave_up: bool, end: float) -> None:
+    """Note how the problem ended; its helpdesk case (if any) is written by ``outcomes.settle``
+    once the chunk's contacts — and so the case — are drawn."""
+    sim.closures.append((prob, resolved, gave_up, end))
+
+
+def write_case(sim: ChunkSim, prob: Problem, resolved: bool, gave_up: bool, end: float) -> None:
+    """The helpdesk row of a problem's case: closed when solved, closed_no_response when the
+    customer gave up, else still open."""
     case = prob.case
     if case is None:
         return

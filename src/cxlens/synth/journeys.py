@@ -14,7 +14,7 @@ import json
 import math
 import random
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -103,6 +103,11 @@ class ChunkSim:
         self._id_heads: dict[str, str] = {}
         # wrap-up codes and case links draw from their own stream so the rest stays as it was
         self.case_rng = random.Random(f"case-{centre.config.seed}-{chunk}")
+        # contacts whose outcomes are drawn for the whole chunk at once (outcomes.settle), and
+        # the problem endings that close their helpdesk cases afterwards
+        self.pending: list[Any] = []
+        self.closures: list[tuple[Problem, bool, bool, float]] = []
+        self.brng = np.random.default_rng([centre.config.seed, chunk, 2])
 
     # -- ids ---------------------------------------------------------------------------------
     def next_id(self, prefix: str) -> str:
