@@ -1,8 +1,9 @@
-"""The SVM + logistic-regression blend behind IntentModel: its maths and its two-label case."""
+"""The intent model's sklearn parts: the SVM + LR blend and the wordllama sentence vectors."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from cxlens.text.intent_blend import SvmLogisticBlend
 
@@ -102,3 +103,15 @@ def test_chinese_text_gets_no_sentence_vectors() -> None:
     assert not block[4:].any()  # any Han character: the n-grams alone decide
     only_zh = SentenceEmbedding().fit(["快递还没到", "我要退款"]).transform(["包裹丢了"])
     assert only_zh.shape == (1, 512) and only_zh.nnz == 0
+
+
+def test_missing_wordllama_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from cxlens.errors import ConfigError
+    from cxlens.text import intent_blend
+
+    monkeypatch.setattr(intent_blend, "_TABLE", {})
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ConfigError, match="wordllama"):
+        intent_blend.pooled_embeddings(["my card was stolen"])
