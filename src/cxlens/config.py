@@ -73,6 +73,11 @@ class IdentitySettings(_Section):
     splink_threshold: float = 0.99
     max_iterations: int = 50
     incremental: bool = True
+    # contacts logged under one CRM case (`interactions.case_id`) are one customer's; numbers
+    # are namespaced by the case system that issued them: interaction source -> system name,
+    # sources not listed log under "crm" (two systems' case numbers never collide)
+    case_edges: bool = True
+    case_systems: dict[str, str] = Field(default_factory=dict)
 
 
 class JourneySettings(_Section):

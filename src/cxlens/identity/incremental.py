@@ -72,7 +72,7 @@ def _run(ws: Workspace) -> dict[str, Any]:
     new_t = ibis.memtable(new_nodes)
     all_nodes = ibis.union(nodes.select("node_id", *RECORD_KEY),
                            new_t.select("node_id", *RECORD_KEY))
-    ids = wh.table("identifiers")
+    ids = graph.identifier_rows(wh, settings)
     new_ids = ids.semi_join(new_t, list(RECORD_KEY))
     touched = new_ids.select(edge=graph.edge_key(new_ids.id_type, new_ids.id_value)).distinct()
     ids_touched = ids.mutate(edge=graph.edge_key(ids.id_type, ids.id_value)).semi_join(
@@ -99,7 +99,8 @@ def _run(ws: Workspace) -> dict[str, Any]:
 
     new_rows = [r for r in active.to_pylist() if r["node_id"] > offset]
     weak_kinds = set(settings.weak_types)
-    anchored = {r["node_id"] for r in new_rows if r["kind"] not in {*weak_kinds, "order"}}
+    anchored = {r["node_id"] for r in new_rows
+                if r["kind"] not in {*weak_kinds, *graph.NON_ANCHOR_KINDS}}
     parent: dict[Any, Any] = {}
 
     def find(x: Any) -> Any:

@@ -64,13 +64,18 @@ def node_methods(nodes_labels: ir.Table, edges: ir.Table) -> ir.Table:
     return j.select(node_id=j.node_id, method=method)
 
 
-def assign(wh: Warehouse, labels_table: str, now: datetime) -> tuple[ir.Table, ir.Table]:
-    """Expressions for the new keys by node (→ ``identity_keys``) and the key changes."""
+def assign(wh: Warehouse, labels: ir.Table, now: datetime) -> tuple[ir.Table, ir.Table]:
+    """Expressions for the new keys by node (→ ``identity_keys``) and the key changes.
+
+    ``labels`` holds (node_id, label) of the linked records (:func:`graph.components`); a
+    record absent from it is a component of its own.
+    """
     import ibis
 
+    from cxlens.identity.graph import label_of
+
     nodes = wh.table("identity_nodes")
-    labels = wh.table(labels_table)
-    cur = nodes.join(labels, "node_id")
+    cur = label_of(nodes, labels)
     old_map = wh.table("identity_map")
     old = old_map.select(*RECORD_KEY, old_key=old_map.customer_key,
                          old_updated=old_map.updated_at)

@@ -51,31 +51,47 @@ def full_run(ws: Workspace) -> dict[str, Any]:
     wh = ws.warehouse
     t0 = time.perf_counter()
     now = datetime.now(UTC).replace(tzinfo=None)
-    wh.replace("identity_nodes", graph.numbered(graph.records(wh)))
+    wh.replace("identity_nodes", graph.numbered(graph.records(wh, distinct=False)))
     rules = edge_rules(ws)
     settings = ws.settings.identity
     wh.replace("identity_edges_all",
-               graph.memberships(wh.table("identifiers"), wh.table("identity_nodes"), rules))
+               graph.memberships(graph.identifier_rows(wh, settings), wh.table("identity_nodes"),
+                                 rules))
     matches = 0
     if settings.splink:
         from cxlens.identity import fuzzy
 
         matches = fuzzy.add_matches(ws, now)
-    # pass 1: strong edges only; pass 2: plus the weak values that touch one anchored customer
+    # pass 1: strong edges only; pass 2: plus the weak values that touch one anchored customer.
+    # Components are computed on the values' roots (graph.value_roots); scratch results are
+    # engine-side cached tables (in memory on DuckDB, persisted frames on Spark), not writes.
     edges_all = wh.table("identity_edges_all")
     strong = edges_all.filter(~edges_all.kind.isin(settings.weak_types))
-    wh.replace("identity_edges", strong)
-    labels, rounds = graph.components(wh, settings.max_iterations)
-    weak = graph.anchored_weak_edges(wh, labels, settings.weak_types)
-    wh.replace("identity_edges", ibis.union(strong, weak))
-    labels, more = graph.components(wh, settings.max_iterations, start=labels)
-    return _write_keys(ws, labels, now, {
-        "mode": "full", "rounds": rounds + more, "fuzzy_matches": matches,
-        "seconds_graph": round(time.perf_counter() - t0, 2),
-    })
+    roots = graph.value_roots(strong).cache()
+    cached = [roots]
+    try:
+        labels, rounds = graph.components(graph.root_links(roots), settings.max_iterations)
+        cached.append(labels)
+        first = graph.node_labels(graph.first_roots(roots), labels)
+        weak = graph.anchored_weak_edges(edges_all, first, settings.weak_types).cache()
+        cached.append(weak)
+        all_roots = ibis.union(roots, graph.value_roots(weak), distinct=True).cache()
+        cached.append(all_roots)
+        final, more = graph.components(graph.root_links(all_roots), settings.max_iterations,
+                                       start=labels)
+        cached.append(final)
+        wh.replace("identity_edges", ibis.union(strong, weak))
+        return _write_keys(ws, graph.node_labels(graph.first_roots(all_roots), final), now, {
+            "mode": "full", "rounds": rounds + more, "fuzzy_matches": matches,
+            "seconds_graph": round(time.perf_counter() - t0, 2),
+        })
+    finally:
+        for table in cached:
+            table.release()
 
 
-def _write_keys(ws: Workspace, labels: str, now: datetime, summary: dict[str, Any]) -> dict[str, Any]:
+def _write_keys(ws: Workspace, labels: Any, now: datetime,
+                summary: dict[str, Any]) -> dict[str, Any]:
     wh = ws.warehouse
     keys_expr, changes = keys.assign(wh, labels, now)
     wh.replace("identity_keys", keys_expr)
