@@ -129,3 +129,16 @@ def _a_queue(path):
         return filter_options(ws)["queue"][0]
     finally:
         ws.close()
+
+
+def test_journey_paths_in_sql_equal_the_ibis_query(demo_open, monkeypatch):
+    from cxlens.server import views
+
+    ws = demo_open
+    filters = [*_filters(ws), *(_filters(ws)[0].__class__(start=f.start, end=f.end,
+                                                         channel="web") for f in _filters(ws))]
+    fast = [views.journey_paths(ws, f) for f in filters]
+    assert any(fast)
+    monkeypatch.setattr(ws.warehouse.store, "raw", None)  # the Ibis query other engines run
+    for f, rows in zip(filters, fast, strict=True):
+        assert rows == views.journey_paths(ws, f), f
