@@ -82,6 +82,9 @@ def assign(wh: Warehouse, labels: ir.Table, now: datetime) -> tuple[ir.Table, ir
     j = cur.left_join(old, list(RECORD_KEY)).select(
         "node_id", "label", "old_key", "old_updated"
     )
+    # read by the claims, the fresh keys and the per-node keys: computed once, engine-side
+    # (released when the returned expressions are collected)
+    j = j.cache()
 
     claims = j.filter(j.old_key.notnull()).group_by(["old_key", "label"]).aggregate(
         n=ibis._.node_id.count()
