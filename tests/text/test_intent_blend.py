@@ -115,3 +115,16 @@ def test_missing_wordllama_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ConfigError, match="wordllama"):
         intent_blend.pooled_embeddings(["my card was stolen"])
+
+
+def test_training_is_deterministic() -> None:
+    from cxlens.text.intent import IntentModel
+
+    texts = ["my card was stolen", "someone took my card", "refund please", "I want my money back",
+             "where is my new card", "card has not arrived", "top up failed", "cannot add money"] * 3
+    labels = ["stolen", "stolen", "refund", "refund", "arrival", "arrival", "top_up", "top_up"] * 3
+    model = IntentModel.train(texts, labels)
+    # liblinear's dual solver shuffles the examples: only a fixed seed makes refits identical.
+    assert model.pipeline[-1].svm_.random_state == 0
+    first = model.scores(texts)
+    np.testing.assert_array_equal(first, IntentModel.train(texts, labels).scores(texts))
