@@ -138,6 +138,9 @@ def train_intent_cmd(
     from cxlens.text.intent import MODEL_FILE, IntentModel, Taxonomy, read_labels
 
     texts, targets = read_labels(labels)
+    # a wrong --workspace must fail now, not after minutes of fitting
+    with opened(workspace, read_only=True):
+        pass
     summary: dict[str, Any] = {"rows": len(texts), "labels": len(set(targets))}
     if 0 < holdout < 1 and len(texts) >= 20:
         import random
