@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import ibis
 
 from cxlens.errors import InputError, NotFoundError
-from cxlens.metrics import facts, localtime, rollup, rollup_read
+from cxlens.metrics import drilldown, facts, localtime, rollup, rollup_read
 from cxlens.metrics.registry import DIMENSIONS, GRAINS, KPIS, Kpi, _one
 from cxlens.workspace import Workspace
 
@@ -523,13 +523,51 @@ def contacts(ws: Workspace, kpi: str, start: DateLike = None, end: DateLike = No
     # The customer key of the rows shown only, unless a filter needs it (tier, segment): joining
     # the identity map to every contact of the period was most of a drill-down's time.
     late = k.fact == "contacts" and not joins & {"customer", "tier", "segment"}
+    raw = rollup_read.connection(ws)
+    if raw is not None:
+        frame = _contacts_sql(ws, raw, k, joins, late, lo, hi, flt, limit)
+    else:
+        frame = _contacts_ibis(ws, k, joins, late, lo, hi, flt, limit)
+    tz = ws.settings.locale.timezone
+    local = pd.to_datetime(frame.pop("ts")).dt.tz_localize("UTC").dt.tz_convert(tz)
+    frame.insert(1, "started_at", local.dt.tz_localize(None))
+    return frame
+
+
+_SHOWN = ["interaction_id", "ts", "channel", "queue", "agent", "reason", "language",
+          "customer_key", "journey_id", "kind", "survey_id", "csat", "nps", "ces"]
+
+
+def _contacts_sql(ws: Workspace, raw: Any, k: Kpi, joins: set[str], late: bool,
+                  lo: datetime | None, hi: datetime | None, flt: dict[str, list[str]],
+                  limit: int) -> pd.DataFrame:
+    """The drill-down on DuckDB: the population compiled once, period/filters/limit bound."""
+    fact_joins = joins if late else joins | {"customer"}
+    dims = sorted(flt)
+
+    def build() -> ir.Table:
+        t = _fact(ws, k.fact, fact_joins, None, None, {})
+        m = ws.settings.metrics
+        t = t.filter(k.population(t, m).fill_null(False))
+        measure = ibis.literal(1) if k.measure is _one else k.measure(t, m)
+        keep = [c for c in _SHOWN if c in t.columns]
+        extra = [d for d in dims if d not in keep] + (["source", "source_id"] if late else [])
+        return t.select(*keep, *extra, measure=measure)
+
+    body, names = drilldown.compiled(
+        ws, ("contacts", k.name, frozenset(fact_joins), late, tuple(dims)), build)
+    cols = [c for c in _SHOWN if c in names or (late and c == "customer_key")]
+    return drilldown.rows(raw, body, cols, late, lo, hi, flt, limit)
+
+
+def _contacts_ibis(ws: Workspace, k: Kpi, joins: set[str], late: bool, lo: datetime | None,
+                   hi: datetime | None, flt: dict[str, list[str]], limit: int) -> pd.DataFrame:
+    """The drill-down through Ibis (engines other than DuckDB)."""
     t = _fact(ws, k.fact, joins if late else joins | {"customer"}, lo, hi, flt)
     m = ws.settings.metrics
     t = t.filter(k.population(t, m).fill_null(False))
     measure = ibis.literal(1) if k.measure is _one else k.measure(t, m)
-    wanted = ["interaction_id", "ts", "channel", "queue", "agent", "reason", "language",
-              "customer_key", "journey_id", "kind", "survey_id", "csat", "nps", "ces"]
-    cols = [c for c in wanted if c in t.columns or (late and c == "customer_key")]
+    cols = [c for c in _SHOWN if c in t.columns or (late and c == "customer_key")]
     order = [ibis.desc("ts"), "interaction_id"]
     if late:
         shown = (t.select(*(c for c in cols if c != "customer_key"), "source", "source_id",
@@ -538,8 +576,4 @@ def contacts(ws: Workspace, kpi: str, start: DateLike = None, end: DateLike = No
         expr = keyed.select(*cols, "measure").order_by(order)
     else:
         expr = t.select(*cols, measure=measure).order_by(order).limit(limit)
-    frame = expr.to_pandas()
-    tz = ws.settings.locale.timezone
-    local = pd.to_datetime(frame.pop("ts")).dt.tz_localize("UTC").dt.tz_convert(tz)
-    frame.insert(1, "started_at", local.dt.tz_localize(None))
-    return frame
+    return expr.to_pandas()
