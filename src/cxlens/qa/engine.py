@@ -82,11 +82,21 @@ class Inspector:
         self.negative = matcher(tuple(book.negative_lexicon.all()))
         # compiled once per rule: hashing a phrase tuple per call cost more than the search
         self.patterns = {r.id: matcher(tuple(r.phrases.all())) for r in book.rules}
+        self._norm_cache: dict[str, str] = {}
+
+    def _normalised(self, text: str) -> str:
+        # Agent scripts and short customer turns repeat across thousands of contacts.
+        found = self._norm_cache.get(text)
+        if found is None:
+            found = normalise(text)
+            if len(self._norm_cache) < 200_000:
+                self._norm_cache[text] = found
+        return found
 
     def inspect(self, turns: Sequence[Turn], context: CallContext | None = None) -> InspectionResult:
         context = context or CallContext()
         turns = sorted(turns, key=lambda t: t.seq)
-        texts = {t.seq: normalise(t.text or "") for t in turns}
+        texts = {t.seq: self._normalised(t.text or "") for t in turns}
         agent = [t for t in turns if t.speaker in ("agent", None)]
         customer = [t for t in turns if t.speaker in ("customer", None)]
         results: dict[str, RuleResult] = {}

@@ -248,8 +248,49 @@ def _name_patterns(names: Sequence[str]) -> re.Pattern[str] | None:
     return _compiled_names(tuple(sorted({n for n in names if n})))
 
 
+def names_may_occur(text: str, names: Sequence[str]) -> bool:
+    """False when no form of ``names`` occurs in ``text`` even as a bare substring — then
+    ``find(text, names, g)`` equals ``find(text, (), g)``: masking and the word-boundary checks
+    of the real search only ever remove matches. Lets callers cache the name-free result of a
+    text shared by many customers."""
+    loose = _loose_names(tuple(sorted({n for n in names if n})))
+    return loose is not None and loose.search(text) is not None
+
+
+def _sources(char: str) -> str:
+    """Every character whose twin is ``char`` (itself included) in either letter case."""
+    forms = {char, char.lower(), char.upper()}
+    return "".join(sorted(forms | {src for src, dst in _TWIN_SOURCES if dst in forms}))
+
+
+_TWIN_SOURCES = tuple((chr(k), v) for k, v in _TWIN.items())
+
+
+@lru_cache(maxsize=4096)
+def _loose_names(names: tuple[str, ...]) -> re.Pattern[str] | None:
+    # Searched on the original text, not its twin (translating every text cost more than the
+    # search): each character of a name form matches anything whose twin it is.
+    variants = _name_variants(names)
+    if not variants:
+        return None
+    forms = ("".join(f"[{re.escape(_sources(ch))}]" for ch in v)
+             for v in sorted(variants, key=len, reverse=True))
+    return re.compile("|".join(forms), re.I)
+
+
 @lru_cache(maxsize=4096)
 def _compiled_names(names: tuple[str, ...]) -> re.Pattern[str] | None:
+    variants = _name_variants(names)
+    if not variants:
+        return None
+    ordered = sorted(variants, key=len, reverse=True)
+    alternatives = "|".join(
+        rf"\b{re.escape(v)}\b" if v.isascii() else re.escape(v) for v in ordered
+    )
+    return re.compile(alternatives, re.I)
+
+
+def _name_variants(names: tuple[str, ...]) -> set[str]:
     variants: set[str] = set()
     for name in names:
         name = (name or "").strip()
@@ -263,13 +304,7 @@ def _compiled_names(names: tuple[str, ...]) -> re.Pattern[str] | None:
                 variants.add(f"{parts[-1]} {parts[0]}")
         elif len(name) >= 2:
             variants.add(name.replace(" ", ""))
-    if not variants:
-        return None
-    ordered = sorted(variants, key=len, reverse=True)
-    alternatives = "|".join(
-        rf"\b{re.escape(v)}\b" if v.isascii() else re.escape(v) for v in ordered
-    )
-    return re.compile(alternatives, re.I)
+    return variants
 
 
 def _guessed_names(norm: str) -> Iterable[Span]:

@@ -20,6 +20,10 @@ from cxlens.errors import ConfigError
 BUILTIN_DICTIONARY = Path(__file__).with_name("user_dict.txt")
 _LOCK = threading.Lock()
 _TOKEN_OK = re.compile(r"[\u4e00-\u9fffA-Za-z][\u4e00-\u9fffA-Za-z0-9+#.\-]*")
+# jieba's own block pattern (``jieba.re_han_default``): it segments each such run separately.
+_BLOCK = re.compile("[\u4E00-\u9FD5a-zA-Z0-9+#&\\._%\\-]+")
+_BLOCK_TERMS: dict[str, dict[str, tuple[str, ...]]] = {}  # user dictionary → block → terms
+_CACHE_MAX = 500_000  # bounds memory on large warehouses (~100 MB at most)
 
 STOPWORDS = frozenset(
     # Chinese function words and contact-centre filler that carries no topic.
@@ -77,14 +81,35 @@ def segment(text: str, user_dictionary: str = "") -> list[str]:
     return [w for w in tokenizer(user_dictionary).lcut(text, HMM=False) if w.strip()]
 
 
-def terms(text: str, user_dictionary: str = "", limit: int = 20000) -> list[str]:
-    """Content words of ``text``: segmented, lower-cased, stop words and numbers dropped."""
+def _content(words: list[str]) -> tuple[str, ...]:
     out = []
-    for word in segment(text[:limit], user_dictionary):
-        word = word.lower()
+    for word in words:
+        word = word.strip().lower()
         if len(word) < 2 or word in STOPWORDS or not _TOKEN_OK.fullmatch(word):
             continue
         out.append(word)
+    return tuple(out)
+
+
+def terms(text: str, user_dictionary: str = "", limit: int = 20000) -> list[str]:
+    """Content words of ``text``: segmented, lower-cased, stop words and numbers dropped.
+
+    Equal to filtering :func:`segment`'s words, but cut block by block with a cache: jieba
+    itself cuts each run of its block characters on its own and yields only single characters
+    or whitespace between runs (never a content word), and contact-centre text repeats the same
+    runs ("我的宽带", "已经三天了") across thousands of contacts — jieba was most of the text
+    stage's time before.
+    """
+    tok = tokenizer(user_dictionary)
+    cache = _BLOCK_TERMS.setdefault(user_dictionary, {})
+    out: list[str] = []
+    for block in _BLOCK.findall(text[:limit]):
+        found = cache.get(block)
+        if found is None:
+            found = _content(tok.lcut(block, HMM=False))
+            if len(cache) < _CACHE_MAX:
+                cache[block] = found
+        out.extend(found)
     return out
 
 

@@ -78,7 +78,10 @@ RedactionCache = dict[tuple[str, tuple[str, ...], bool], list[pii.Span]]
 
 def _spans(text: str, names: tuple[str, ...], guess: bool, cache: RedactionCache) -> list[pii.Span]:
     # Transcripts repeat their messages line by line, and short turns ("好的，谢谢") repeat
-    # across contacts: find each (text, names, guess) once per run.
+    # across contacts: find each (text, names, guess) once per run. Names differ per customer,
+    # so a text in which none of them occurs is looked up under no names (same result).
+    if names and not pii.names_may_occur(text, names):
+        names = ()
     key = (text, names, guess)
     found = cache.get(key)
     if found is None:
@@ -249,12 +252,16 @@ def _analyse(
         customer.append((subject + "\n" + said if subject else said)[:ANALYSE_CHARS])
         full.append(strip_html(body))
     languages = [detect(t) for t in customer]
-    # Score every customer turn in one call, then regroup per conversation.
+    # Score every customer turn in one call, then regroup per conversation. Turns repeat across
+    # contacts ("好的，谢谢", templated complaints) and every model here scores a text on its
+    # own, so each distinct (turn, language) and each distinct customer text is scored once.
     flat = [t[:ANALYSE_CHARS] for turns_ in per_turn for t in turns_]
     flat_lang = [languages[k] if languages[k] != "other" else detect(t)
                  for k, turns_ in enumerate(per_turn) for t in turns_]
-    scores = engine.scores(flat, flat_lang) if flat else []
-    intents = classifier.predict(customer)
+    scores = _distinct_scores(engine, flat, flat_lang)
+    distinct = list(dict.fromkeys(customer))
+    by_text = dict(zip(distinct, classifier.predict(distinct), strict=True))
+    intents = [by_text[t] for t in customer]
     out: list[dict[str, Any]] = []
     pos = 0
     for k, iid in enumerate(batch):
@@ -284,6 +291,17 @@ def _analyse(
             "keywords": json.dumps(keywords, ensure_ascii=False),
         })
     return out
+
+
+def _distinct_scores(engine: Any, texts: list[str], languages: list[str]) -> list[float]:
+    """``engine.scores(texts, languages)``, computing each distinct (text, language) once."""
+    if not texts:
+        return []
+    index: dict[tuple[str, str], int] = {}
+    slots = [index.setdefault(pair, len(index)) for pair in zip(texts, languages, strict=True)]
+    keys = list(index)
+    scored = engine.scores([t for t, _ in keys], [lang for _, lang in keys])
+    return [scored[i] for i in slots]
 
 
 def _top(words: list[str], k: int) -> list[str]:

@@ -13,6 +13,7 @@ its product word emerging under ``complaint``.
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
@@ -58,7 +59,9 @@ def build(docs: Iterable[tuple[Any, str | None, Sequence[str]]]) -> list[dict[st
             base_counts: Counter[str] = Counter()
             for p in previous:
                 base_counts.update(term_docs.get((p, reason), Counter()))
-            chosen = {t for t, _ in counts.most_common(TOP_TERMS)}
+            # Ties broken by the term: Counter order follows set iteration, which varies by run.
+            chosen = {t for t, _ in heapq.nsmallest(TOP_TERMS, counts.items(),
+                                                   key=lambda kv: (-kv[1], kv[0]))}
             scored = []
             for term, count in counts.items():
                 share = count / docs_now

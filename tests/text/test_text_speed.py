@@ -1,0 +1,91 @@
+"""The text stage's speed paths give the same answers as the plain ones they replace."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cxlens.text import segment
+from cxlens.text.stage import _distinct_scores
+
+TEXTS = [
+    "我的宽带一直连不上，已经三天了！！工单号 SF1234567890123，转人工",
+    "客户：我的iPhone开不了机\n客服：您好，请问您的手机型号是？",
+    "  my bill is wrong, I was charged twice for the 5G plan -- please refund  ",
+    "退款还没到账？？？ 订单 2026081512345 已经取消了 😡😡",
+    "ＡＢＣ全角字母和 full-width １２３ 以及 a+b#c&d_e%f.g-h 混在一起\r\n第二行",
+    "",
+    "🙂🙂",
+    "快递快递快递 耳机破损 耳机破损",
+]
+
+
+def _plain_terms(text: str, limit: int = 20000) -> list[str]:
+    # What terms() did before the block cache: filter jieba's words over the whole text.
+    out = []
+    for word in segment.segment(text[:limit]):
+        word = word.lower()
+        if len(word) < 2 or word in segment.STOPWORDS or not segment._TOKEN_OK.fullmatch(word):
+            continue
+        out.append(word)
+    return out
+
+
+def test_block_cached_terms_equal_plain_segmentation() -> None:
+    for text in TEXTS * 2:  # the second pass is served from the cache
+        for limit in (20000, 9):
+            assert segment.terms(text, limit=limit) == _plain_terms(text, limit), text
+    assert "耳机" in segment.terms(TEXTS[-1])
+
+
+class _Counting:
+    """A sentiment engine that records what it was asked to score."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    def scores(self, texts: list[str], languages: list[str]) -> np.ndarray:
+        self.seen.extend(zip(texts, languages, strict=True))
+        return np.array([len(t) / 10 + (lang == "en") for t, lang in zip(texts, languages,
+                                                                            strict=True)])
+
+
+def test_distinct_scores_score_each_pair_once() -> None:
+    engine = _Counting()
+    texts = ["好的", "退款", "好的", "ok", "好的"]
+    langs = ["zh", "zh", "zh", "en", "en"]
+    got = _distinct_scores(engine, texts, langs)
+    assert got == [0.2, 0.2, 0.2, 1.2, 1.2]
+    assert len(engine.seen) == 4  # ("好的", "zh") once; ("好的", "en") is another pair
+    assert _distinct_scores(engine, [], []) == []
+
+
+def test_name_free_lookup_is_exact() -> None:
+    from cxlens.text import redact as pii
+
+    names = ["王伟", "Mary Jones", "李 娜"]
+    texts = [
+        "王伟的手机是 +86 138-1234-5678，邮箱 wang@qq.com",
+        "我叫李娜，身份证 11010519491231002X",
+        "Hi, this is mary jones, call me on 415-555-0123",
+        "<p>Thanks,<br>Mary Jones</p>",
+        "MaryJones123 wrote: order 2026081512345",
+        "快递还没到，运单 SF1234567890123",
+        "Jonesy said the bill is wrong",
+    ]
+    for text in texts:
+        for guess in (True, False):
+            full = pii.find(text, names, guess_names=guess)
+            if not pii.names_may_occur(text, names):
+                assert full == pii.find(text, (), guess_names=guess), text
+    assert pii.names_may_occur(texts[0], names) and not pii.names_may_occur(texts[5], names)
+    assert not pii.names_may_occur(texts[0], [])
+
+
+def test_name_check_reads_full_width_forms() -> None:
+    from cxlens.text import redact as pii
+
+    names = ["Mary Jones", "王伟"]
+    for text in ("ｍａｒｙ　Ｊｏｎｅｓ called", "hi MARY jones", "王伟的电话"):
+        assert pii.names_may_occur(text, names), text
+        assert any(s.kind == "NAME" for s in pii.find(text, names)), text
+    assert not pii.names_may_occur("Marty Jonas", names)
