@@ -88,10 +88,13 @@ def demo_key(demo_ws) -> str:
         ws.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def demo_client(demo_ws, demo_key) -> Iterator[TestClient]:
     from cxlens.server import create_app
 
     app = create_app(demo_ws)
     with TestClient(app, headers={"X-API-Key": demo_key}) as c:
         yield c
+    # Let go of the warehouse now, not 3 s later: the browser tests open the same file
+    # read-only right after, which DuckDB refuses while this process holds it for writing.
+    app.state.gate.close()
