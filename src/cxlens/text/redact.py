@@ -253,17 +253,43 @@ def names_may_occur(text: str, names: Sequence[str]) -> bool:
     ``find(text, names, g)`` equals ``find(text, (), g)``: masking and the word-boundary checks
     of the real search only ever remove matches. Lets callers cache the name-free result of a
     text shared by many customers."""
-    loose = _loose_names(tuple(sorted({n for n in names if n})))
+    key = tuple(sorted({n for n in names if n}))
+    plain, ascii_forms, other = _name_forms(key)
+    if any(v in text for v in plain):
+        return True
+    if not ascii_forms and not other:
+        return False
+    if ascii_forms and not other and text.isascii():
+        lower = text.lower()
+        return any(v in lower for v in ascii_forms)
+    loose = _loose_names(key)
     return loose is not None and loose.search(text) is not None
+
+
+@lru_cache(maxsize=4096)
+def _name_forms(names: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
+    """(forms only ever written as themselves, lower-cased ASCII forms, any other form?)."""
+    plain, ascii_forms, other = [], [], False
+    for v in _name_variants(names):
+        if v.isascii():
+            ascii_forms.append(v.lower())
+        elif any(ch in _TWIN_TOUCHED or ch.lower() != ch.upper() for ch in v):
+            other = True
+        else:
+            plain.append(v)  # Han characters: the twin leaves them, case does not apply
+    return tuple(plain), tuple(ascii_forms), other
 
 
 def _sources(char: str) -> str:
     """Every character whose twin is ``char`` (itself included) in either letter case."""
     forms = {char, char.lower(), char.upper()}
-    return "".join(sorted(forms | {src for src, dst in _TWIN_SOURCES if dst in forms}))
+    return "".join(sorted(forms.union(*(_TWIN_SOURCES.get(f, "") for f in forms))))
 
 
-_TWIN_SOURCES = tuple((chr(k), v) for k, v in _TWIN.items())
+_TWIN_SOURCES: dict[str, str] = {}
+for _src, _dst in ((chr(k), v) for k, v in _TWIN.items()):
+    _TWIN_SOURCES[_dst] = _TWIN_SOURCES.get(_dst, "") + _src
+_TWIN_TOUCHED = frozenset(_TWIN_SOURCES) | frozenset("".join(_TWIN_SOURCES.values()))
 
 
 @lru_cache(maxsize=4096)
