@@ -40,6 +40,8 @@ JUNK_VALUES = ("+86", "+1", "+852", "+853", "+886", "+44", "+81", "+82", "+65")
 # switchboard: its memberships get kind "mobile", which is not weak (it anchors and bridges
 # customers) but still obeys the household rule of "phone". Hashed values never match.
 MOBILE_PATTERN = r"^\+861[3-9][0-9]{9}$"
+# ping-pong scratch tables of the propagation rounds
+LABELS = ("identity_labels_a", "identity_labels_b")
 # the case system of interactions whose source is not named in ``[identity] case_systems``
 DEFAULT_CASE_SYSTEM = "crm"
 # kinds that name a thing (an order, a CRM case), not a person: they link records but do not
@@ -265,51 +267,49 @@ def node_labels(first: ir.Table, root_labels: ir.Table) -> ir.Table:
     return j.select(node_id=j.node_id, label=j.llabel.coalesce(j.root)).view()
 
 
-def components(links_t: ir.Table, max_iterations: int,
-               start: ir.Table | None = None) -> tuple[ir.Table, int]:
-    """Connected components of the records in ``links_t`` (see :func:`links`).
+def components(wh: Warehouse, links_t: ir.Table, max_iterations: int,
+               start: str | None = None) -> tuple[str, int]:
+    """Connected components of the roots in ``links_t`` (see :func:`root_links`).
 
-    Returns a cached (in memory, engine-side) table of (node_id, label) for every linked record
-    — label = the smallest node id of its component; unlinked records are their own
-    component — and the number of rounds run. ``start`` resumes from an earlier labelling of
-    a sub-graph (labels stay valid, they only drop). Release the result with ``.release()``.
+    Returns the scratch table (one of :data:`LABELS`) holding (node_id, label) for every root in
+    a link — label = the smallest node id of its component; a root in no link is its own
+    component — and the number of rounds run. ``start`` names the table of an earlier labelling
+    of a sub-graph to resume from (labels stay valid, they only drop). Each round is written
+    with :meth:`Warehouse.replace` (a few hundred thousand integer rows): that also cuts Spark's
+    lineage, which would otherwise grow with every round.
     """
-
     links_t = links_t.cache()  # read by every round
     try:
-        return _propagate_until_stable(links_t, max_iterations, start)
+        return _propagate_until_stable(wh, links_t, max_iterations, start)
     finally:
         links_t.release()
 
 
-def _propagate_until_stable(links_t: ir.Table, max_iterations: int,
-                            start: ir.Table | None) -> tuple[ir.Table, int]:
+def _propagate_until_stable(wh: Warehouse, links_t: ir.Table, max_iterations: int,
+                            start: str | None) -> tuple[str, int]:
     import ibis
 
     init = links_t.group_by(node_id=links_t.src).aggregate(
         label=links_t.dst.min()
     )
     init = init.select("node_id", label=ibis.least(init.label, init.node_id))
-    if start is not None:  # resume: a record keeps the smaller of its old and first label
-        old = start.select(snode=start.node_id, slabel=start.label)
+    first = 0
+    if start is not None:  # resume: a root keeps the smaller of its old and first label
+        first = 1 - LABELS.index(start)  # never overwrite the table being read
+        prev = wh.table(start)
+        old = prev.select(snode=prev.node_id, slabel=prev.label)
         j = init.left_join(old, init.node_id == old.snode)
         init = j.select("node_id", label=ibis.least(j.label, j.slabel.coalesce(j.label)))
-    labels = init.cache()
-    try:
-        previous = _label_sum(labels)
-        for round_ in range(1, max_iterations + 1):
-            nxt = propagate(labels, links_t).cache()
-            # computed before the previous round is released (Spark caches lazily)
-            current = _label_sum(nxt)
-            labels.release()
-            labels = nxt
-            if current == previous:
-                return labels, round_
-            previous = current
-    except BaseException:
-        labels.release()
-        raise
-    labels.release()
+    dst = LABELS[first]
+    wh.replace(dst, init)
+    previous = _label_sum(wh.table(dst))
+    for round_ in range(1, max_iterations + 1):
+        src, dst = dst, LABELS[(first + round_) % 2]
+        wh.replace(dst, propagate(wh.table(src), links_t))
+        current = _label_sum(wh.table(dst))
+        if current == previous:
+            return dst, round_
+        previous = current
     from cxlens.errors import CxlensError
 
     raise CxlensError(

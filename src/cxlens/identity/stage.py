@@ -63,25 +63,27 @@ def full_run(ws: Workspace) -> dict[str, Any]:
 
         matches = fuzzy.add_matches(ws, now)
     # pass 1: strong edges only; pass 2: plus the weak values that touch one anchored customer.
-    # Components are computed on the values' roots (graph.value_roots); scratch results are
-    # engine-side cached tables (in memory on DuckDB, persisted frames on Spark), not writes.
+    # Components are computed on the values' roots (graph.value_roots); intermediate results
+    # are engine-side cached tables (in memory on DuckDB, persisted frames on Spark).
     edges_all = wh.table("identity_edges_all")
     strong = edges_all.filter(~edges_all.kind.isin(settings.weak_types))
     roots = graph.value_roots(strong).cache()
     cached = [roots]
     try:
-        labels, rounds = graph.components(graph.root_links(roots), settings.max_iterations)
-        cached.append(labels)
-        first = graph.node_labels(graph.first_roots(roots), labels)
+        labels, rounds = graph.components(wh, graph.root_links(roots), settings.max_iterations)
+        first = graph.node_labels(graph.first_roots(roots), wh.table(labels))
         weak = graph.anchored_weak_edges(edges_all, first, settings.weak_types).cache()
         cached.append(weak)
         all_roots = ibis.union(roots, graph.value_roots(weak), distinct=True).cache()
         cached.append(all_roots)
-        final, more = graph.components(graph.root_links(all_roots), settings.max_iterations,
-                                       start=labels)
-        cached.append(final)
+        # Spark caches lazily: compute both before pass 2 overwrites the pass-1 labels
+        weak.count().execute()
+        all_roots.count().execute()
+        final, more = graph.components(wh, graph.root_links(all_roots),
+                                       settings.max_iterations, start=labels)
         wh.replace("identity_edges", ibis.union(strong, weak))
-        return _write_keys(ws, graph.node_labels(graph.first_roots(all_roots), final), now, {
+        labelled = graph.node_labels(graph.first_roots(all_roots), wh.table(final))
+        return _write_keys(ws, labelled, now, {
             "mode": "full", "rounds": rounds + more, "fuzzy_matches": matches,
             "seconds_graph": round(time.perf_counter() - t0, 2),
         })
