@@ -72,16 +72,16 @@ def full_run(ws: Workspace) -> dict[str, Any]:
     try:
         labels, rounds = graph.components(wh, graph.root_links(roots), settings.max_iterations)
         first = graph.node_labels(graph.first_roots(roots), wh.table(labels))
-        weak = graph.anchored_weak_edges(edges_all, first, settings.weak_types).cache()
-        cached.append(weak)
-        all_roots = ibis.union(roots, graph.value_roots(weak), distinct=True).cache()
+        weak = graph.anchored_weak_edges(edges_all, first, settings.weak_types)
+        # written before pass 2 overwrites the pass-1 labels it is computed from, and read back
+        # from the table (a lazily cached frame on Spark may re-read the replaced labels)
+        wh.replace("identity_edges", ibis.union(strong, weak))
+        final_edges = wh.table("identity_edges")
+        kept_weak = final_edges.filter(final_edges.kind.isin(settings.weak_types))
+        all_roots = ibis.union(roots, graph.value_roots(kept_weak), distinct=True).cache()
         cached.append(all_roots)
-        # Spark caches lazily: compute both before pass 2 overwrites the pass-1 labels
-        weak.count().execute()
-        all_roots.count().execute()
         final, more = graph.components(wh, graph.root_links(all_roots),
                                        settings.max_iterations, start=labels)
-        wh.replace("identity_edges", ibis.union(strong, weak))
         labelled = graph.node_labels(graph.first_roots(all_roots), wh.table(final))
         return _write_keys(ws, labelled, now, {
             "mode": "full", "rounds": rounds + more, "fuzzy_matches": matches,
