@@ -21,7 +21,7 @@ import json
 import re
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -259,9 +259,7 @@ def _analyse(
     flat_lang = [languages[k] if languages[k] != "other" else detect(t)
                  for k, turns_ in enumerate(per_turn) for t in turns_]
     scores = _distinct_scores(engine, flat, flat_lang)
-    distinct = list(dict.fromkeys(customer))
-    by_text = dict(zip(distinct, classifier.predict(distinct), strict=True))
-    intents = [by_text[t] for t in customer]
+    intents = _each_once(classifier.predict, customer)
     out: list[dict[str, Any]] = []
     pos = 0
     for k, iid in enumerate(batch):
@@ -295,13 +293,19 @@ def _analyse(
 
 def _distinct_scores(engine: Any, texts: list[str], languages: list[str]) -> list[float]:
     """``engine.scores(texts, languages)``, computing each distinct (text, language) once."""
-    if not texts:
+    return _each_once(
+        lambda pairs: engine.scores([t for t, _ in pairs], [lang for _, lang in pairs]),
+        list(zip(texts, languages, strict=True)))
+
+
+def _each_once(score: Callable[[list[Any]], Sequence[Any]], items: list[Any]) -> list[Any]:
+    """``score(items)`` for a model that scores each item on its own, calling it on the
+    distinct items only."""
+    if not items:
         return []
-    index: dict[tuple[str, str], int] = {}
-    slots = [index.setdefault(pair, len(index)) for pair in zip(texts, languages, strict=True)]
-    keys = list(index)
-    scored = engine.scores([t for t, _ in keys], [lang for _, lang in keys])
-    return [scored[i] for i in slots]
+    distinct = list(dict.fromkeys(items))
+    by_item = dict(zip(distinct, score(distinct), strict=True))
+    return [by_item[item] for item in items]
 
 
 def _top(words: list[str], k: int) -> list[str]:
