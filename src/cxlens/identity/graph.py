@@ -217,13 +217,14 @@ def anchored_weak_edges(edges: ir.Table, labels: ir.Table, weak_types: list[str]
     return weak.anti_join(shared, "edge").select("node_id", "edge", "kind")
 
 
-def label_of(rows: ir.Table, labels: ir.Table) -> ir.Table:
-    """``rows`` with the label of their ``node_id`` (its own id when it is in no link)."""
+def label_of(rows: ir.Table, labels: ir.Table, key: str = "node_id") -> ir.Table:
+    """``rows`` with the label of the node in their ``key`` column (the node's own id when it
+    is in no link)."""
     view = labels.view()  # callers may join two labelled sets of one labels table
     lab = view.select(lnode=view.node_id, llabel=view.label)
-    j = rows.left_join(lab, rows.node_id == lab.lnode)
+    j = rows.left_join(lab, rows[key] == lab.lnode)
     # .view() closes the join, so callers can join the result on ``label`` again
-    return j.select(*rows.columns, label=j.llabel.coalesce(j.node_id)).view()
+    return j.select(*rows.columns, label=j.llabel.coalesce(j[key])).view()
 
 
 def value_roots(edges: ir.Table) -> ir.Table:
@@ -261,10 +262,7 @@ def root_links(roots: ir.Table) -> ir.Table:
 def node_labels(first: ir.Table, root_labels: ir.Table) -> ir.Table:
     """(node_id, label) of every record in ``first`` (:func:`first_roots`), from the labels
     of the roots (:func:`components`); a root in no link is its own label."""
-    view = root_labels.view()
-    lab = view.select(lroot=view.node_id, llabel=view.label)
-    j = first.left_join(lab, first.root == lab.lroot)
-    return j.select(node_id=j.node_id, label=j.llabel.coalesce(j.root)).view()
+    return label_of(first, root_labels, key="root").select("node_id", "label").view()
 
 
 def components(wh: Warehouse, links_t: ir.Table, max_iterations: int,
