@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import numpy as np
 
 from cxlens.text import segment
@@ -89,3 +92,29 @@ def test_name_check_reads_full_width_forms() -> None:
         assert pii.names_may_occur(text, names), text
         assert any(s.kind == "NAME" for s in pii.find(text, names)), text
     assert not pii.names_may_occur("Marty Jonas", names)
+
+
+def _plain_keyword_matches(rules: Any, text: str) -> list[str]:
+    # What KeywordRules did before: one alternation over every keyword, longest first.
+    body = "|".join(
+        rf"(?<![a-z0-9]){re.escape(k)}(?![a-z0-9])" if k.isascii() else re.escape(k)
+        for k in sorted(rules._codes, key=len, reverse=True))
+    return [m.group() for m in re.finditer(body, text)]
+
+
+def test_keyword_matches_equal_one_big_alternation() -> None:
+    from cxlens.text.intent import MAX_CHARS, KeywordRules, Taxonomy
+
+    rules = KeywordRules(Taxonomy.load())
+    tricky = [
+        "i want a refund, refunds are slow; still waiting refund for my refund",  # whole words
+        "prefund xrefund refund1 refund-please",  # boundaries on both sides
+        "我要退款退货，快递还没到，物流一直不动，账单多扣费了，退款",  # overlapping Chinese keywords
+        "cancel subscription and cancel my subscription, double charged twice",
+        "ＲＥＦＵＮＤ 全角 refund",
+    ]
+    for text in TEXTS + tricky:
+        lowered = text[:MAX_CHARS].lower()
+        assert rules._keywords(lowered) == _plain_keyword_matches(rules, lowered), text
+    assert rules._keywords("prefund xrefund") == []
+    assert rules.predict(tricky[2]).intent != "other"
