@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from cxlens.text.language import detect, strip_html
@@ -32,3 +34,27 @@ def test_strip_html() -> None:
     assert "<" not in plain and "color" not in plain and "alert" not in plain
     assert "客服" in plain and "13812345678" in plain
     assert strip_html("a < b and c > d") == "a < b and c > d"
+
+
+def test_cached_langid_model_classifies_like_langid(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from langid.langid import LanguageIdentifier, model
+
+    from cxlens.text import language
+
+    reference = LanguageIdentifier.from_modelstring(model, norm_probs=True)
+    reference.set_languages(list(language._CANDIDATES))
+    samples = ["bonjour, je voudrais annuler mon abonnement", "Guten Tag, meine Rechnung ist falsch",
+               "Selamat pagi, pesanan saya belum sampai", "hola necesito ayuda con mi factura",
+               "Refund pending since Monday", "xq zzv blorp", "我的iPhone开不了机"]
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    for _ in ("decoded and written", "read from the cache"):
+        language._langid.cache_clear()
+        ident = language._langid()
+        assert [ident.classify(t) for t in samples] == [reference.classify(t) for t in samples]
+    assert list((tmp_path / "cxlens").glob("langid-*.npz"))
+    assert not list((tmp_path / "cxlens").glob("*.tmp*"))
+    (next((tmp_path / "cxlens").glob("langid-*.npz"))).write_bytes(b"not a zip")
+    language._langid.cache_clear()  # a damaged cache file is decoded again, not an error
+    assert language._langid().classify(samples[0]) == reference.classify(samples[0])
+    language._langid.cache_clear()
