@@ -63,28 +63,29 @@ def full_run(ws: Workspace) -> dict[str, Any]:
 
         matches = fuzzy.add_matches(ws, now)
     # pass 1: strong edges only; pass 2: plus the weak values that touch one anchored customer.
-    # Components are computed on the values' roots (graph.value_roots); intermediate results
-    # are engine-side cached tables (in memory on DuckDB, persisted frames on Spark).
+    # Components are computed on the values' roots (graph.value_roots, labelled in memory by
+    # graph.components); intermediate results are engine-side cached tables (in memory on
+    # DuckDB, persisted frames on Spark).
     edges_all = wh.table("identity_edges_all")
     strong = edges_all.filter(~edges_all.kind.isin(settings.weak_types))
     roots = graph.value_roots(strong).cache()
     cached = [roots]
     try:
-        labels, rounds = graph.components(wh, graph.root_links(roots), settings.max_iterations)
+        labels, final = graph.LABELS
+        linked = graph.components(wh, graph.root_links(roots), labels)
         first = graph.node_labels(graph.first_roots(roots), wh.table(labels))
         weak = graph.anchored_weak_edges(edges_all, first, settings.weak_types)
-        # written before pass 2 overwrites the pass-1 labels it is computed from, and read back
-        # from the table (a lazily cached frame on Spark may re-read the replaced labels)
+        # written once and read back from the table (a lazily cached frame on Spark would
+        # recompute the weak rule for each reader)
         wh.replace("identity_edges", ibis.union(strong, weak))
         final_edges = wh.table("identity_edges")
         kept_weak = final_edges.filter(final_edges.kind.isin(settings.weak_types))
         all_roots = ibis.union(roots, graph.value_roots(kept_weak), distinct=True).cache()
         cached.append(all_roots)
-        final, more = graph.components(wh, graph.root_links(all_roots),
-                                       settings.max_iterations, start=labels)
+        linked = graph.components(wh, graph.root_links(all_roots), final)
         labelled = graph.node_labels(graph.first_roots(all_roots), wh.table(final))
         return _write_keys(ws, labelled, now, {
-            "mode": "full", "rounds": rounds + more, "fuzzy_matches": matches,
+            "mode": "full", "linked_roots": linked, "fuzzy_matches": matches,
             "seconds_graph": round(time.perf_counter() - t0, 2),
         })
     finally:
