@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 
 import ibis
 
+from cxlens.journeys.links import LINK_S, back_to_back_keys
+
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
@@ -135,24 +137,41 @@ def _case_change(t: ir.Table, attach_s: float) -> ir.BooleanColumn:
         _next_case=t.case_id.max().over(after), _next_case_ts=case_ts.max().over(after),
     )
     key = [t.customer_key, t._pk]
-    near_next = (t._next_case_ts - t.started_at.epoch_seconds()) <= attach_s
+    near_next = t._next_case.notnull() & (
+        (t._next_case_ts - t.started_at.epoch_seconds()) <= attach_s)
     t = t.mutate(_case=ibis.coalesce(t.case_id, ibis.cases((near_next, t._next_case),
-                                                           else_=None), t._prev_case))
+                                                           else_=None), t._prev_case),
+                 # logged under its case, or the leg that led to a contact logged under it
+                 _case_led=t.case_id.notnull() | near_next)
     key = [t.customer_key, t._pk]
     before = t._case.lag().over(ibis.window(group_by=key, order_by=[t.started_at,
                                                                     t.interaction_id]))
     t = t.mutate(_case_before=before)
     return t.mutate(_case_new=t._case.notnull() & t._case_before.notnull()
                     & (t._case != t._case_before),
-                    # only a contact logged under the case itself (not one attached to it)
-                    _case_same=t.case_id.notnull() & (t.case_id == t._case_before))
+                    # not a leg merely following the case (an abandoned call days later)
+                    _case_same=t._case_led & (t._case == t._case_before))
 
 
-CASE_ATTACH_S = 2 * 3600.0  # an IVR leg or abandoned attempt belongs to the call right after it
+def _rejoin_case(t: ir.Table) -> ir.Table:
+    """An episode that starts by returning to a case seen in an earlier episode rejoins it.
+
+    Two problems of one reason can interleave (case A, then case B, then a follow-up under A):
+    the follow-up belongs to A's journey, not to a third one.
+    """
+    first_ep = t._ep.min().over(ibis.window(group_by=[t.customer_key, t._pk, t._case]))
+    back = t._case_new & (t._new == 1) & t._case.notnull() & (first_ep < t._ep)
+    t = t.mutate(_back=ibis.cases((back, first_ep), else_=None))
+    target = t._back.max().over(ibis.window(group_by=[t.customer_key, t._pk, t._ep]))
+    return t.mutate(_ep=ibis.coalesce(target, t._ep))
+
+
+CASE_ATTACH_S = 6 * 3600.0  # an IVR leg or abandoned attempt belongs to the contact it led to
 
 
 def episodes(contacts: ir.Table, window_s: float, split_by_reason: bool = True,
-             borrow_s: float | None = None, split_by_case: bool = True) -> ir.Table:
+             borrow_s: float | None = None, split_by_case: bool = True,
+             case_attach_s: float = CASE_ATTACH_S) -> ir.Table:
     """Contacts with ``journey_id``, position and the repeat/containment flags.
 
     ``borrow_s`` bounds how far an uncoded contact looks for a coded one (default: the window).
@@ -161,7 +180,7 @@ def episodes(contacts: ir.Table, window_s: float, split_by_reason: bool = True,
     borrow = window_s if borrow_s is None else min(borrow_s, window_s)
     t = _assign_reason(contacts, borrow, split_by_reason)
     if split_by_case:
-        t = _case_change(t, CASE_ATTACH_S)
+        t = _case_change(t, case_attach_s)
     else:
         t = t.mutate(_case_new=ibis.literal(False), _case_same=ibis.literal(False))
     part = ibis.window(group_by=[t.customer_key, t._pk], order_by=[t.started_at, t.interaction_id])
@@ -175,6 +194,8 @@ def episodes(contacts: ir.Table, window_s: float, split_by_reason: bool = True,
     late = (t._gap > window_s) & ~t._case_same.fill_null(False)
     t = t.mutate(_new=(t._gap.isnull() | late | t._case_new).cast("int64"))
     t = t.mutate(_ep=t._new.cumsum().over(part))
+    if split_by_case:
+        t = _rejoin_case(t)
     keys = [t.customer_key, t._pk, t._ep]
     ordered = ibis.window(group_by=keys, order_by=[t.started_at, t.interaction_id])
     whole = ibis.window(group_by=keys)
@@ -286,11 +307,31 @@ def touches(
     help_prefixes: Sequence[str] = ("/help",),
     borrow_s: float | None = None,
     split_by_case: bool = True,
+    case_attach_s: float = CASE_ATTACH_S,
+    identifiers: ir.Table | None = None,
+    link_s: float = LINK_S,
 ) -> ir.Table:
-    """Every touch of every journey with its ``seq`` — the ``journey_contacts`` rows."""
+    """Every touch of every journey with its ``seq`` — the ``journey_contacts`` rows.
+
+    With ``identifiers``, keys whose contacts follow each other on one identifier within
+    ``link_s`` are stitched as one customer (:mod:`cxlens.journeys.links`); ``link_s = 0``
+    turns that off.
+    """
     contacts = linked_contacts(interactions, identity_map, self_service_channels)
-    eps = episodes(contacts, window_s, split_by_reason, borrow_s,
-                   split_by_case).select(*TOUCH_COLUMNS)
+    if identifiers is not None and link_s > 0:
+        keys = back_to_back_keys(contacts, interactions, identifiers, link_s)
+        contacts = contacts.left_join(keys, "customer_key")
+        contacts = contacts.mutate(_identity_key=contacts.customer_key,
+                                   customer_key=ibis.coalesce(contacts.journey_key,
+                                                              contacts.customer_key))
+        eps = episodes(contacts.drop("journey_key"), window_s, split_by_reason, borrow_s,
+                       split_by_case, case_attach_s)
+        # each touch keeps the key identity gave it
+        eps = eps.mutate(customer_key=eps._identity_key)
+    else:
+        eps = episodes(contacts, window_s, split_by_reason, borrow_s, split_by_case,
+                       case_attach_s)
+    eps = eps.select(*TOUCH_COLUMNS)
     rows = eps
     if web_events is not None:
         sessions = attach_sessions(

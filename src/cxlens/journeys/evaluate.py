@@ -64,7 +64,7 @@ def evaluate_stitching(ws: Workspace, **overrides: Any) -> dict[str, Any]:
     kwargs: dict[str, Any] = dict(
         window_s=cfg.window_days * DAY_S, self_service_channels=cfg.self_service_channels,
         split_by_reason=cfg.split_by_reason, borrow_s=cfg.reason_borrow_hours * 3600.0,
-        split_by_case=cfg.split_by_case,
+        split_by_case=cfg.split_by_case, identifiers=ws.warehouse.table("identifiers"),
     )
     kwargs.update(overrides)
     touches = build.touches(ws.warehouse.table("interactions"), true_map, **kwargs)

@@ -25,6 +25,7 @@ def build_expressions(ws: Workspace) -> tuple[Any, Any]:
         help_prefixes=cfg.help_page_prefixes,
         borrow_s=cfg.reason_borrow_hours * 3600.0,
         split_by_case=cfg.split_by_case,
+        identifiers=wh.table("identifiers"),
     )
     return touches, build.summarise
 

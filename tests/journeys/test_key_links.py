@@ -1,0 +1,94 @@
+"""A journey continues across two customer keys when their contacts are back to back on one line."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pyarrow as pa
+import pytest
+
+from cxlens.journeys import stage
+from cxlens.journeys.links import back_to_back_keys
+from cxlens.load import store_records
+
+T0 = datetime(2026, 10, 5, 9, 0)
+LANDLINE = "0755-1234 5678"   # a family line: identity keeps its callers apart
+
+# (source_id, customer key, channel, minutes after T0, reason, agent, phone, written form)
+ROWS = [
+    # an IVR leg and the call it was put through to, a minute later, under two keys
+    ("b1", "k1", "ivr", 0.0, None, None, LANDLINE),
+    ("b2", "k2", "phone", 3.0, "delivery", "a1", "+86 755 12345678"),
+    # the same line five hours later under a third key: another caller, its own journey
+    ("b3", "k3", "phone", 300.0, "delivery", "a2", LANDLINE),
+    # an abandoned call from another number a minute after b2: no shared line, no link
+    ("b4", "k4", "phone", 4.0, None, None, "13800138000"),
+]
+
+
+def _load(ws) -> None:
+    cols: dict[str, list] = {k: [] for k in (
+        "source", "source_id", "channel", "direction", "agent_id", "started_at", "ended_at",
+        "abandoned", "reason", "phone")}
+    for sid, _key, channel, minutes, reason, agent, phone in ROWS:
+        start = T0 + timedelta(minutes=minutes)
+        for col, value in (("source", "pbx"), ("source_id", sid), ("channel", channel),
+                           ("direction", "inbound"), ("agent_id", agent), ("started_at", start),
+                           ("ended_at", start + timedelta(minutes=2)),
+                           ("abandoned", sid == "b4"), ("reason", reason), ("phone", phone)):
+            cols[col].append(value)
+    store_records(ws, "interactions", pa.table(cols))
+    ws.warehouse.replace("identity_map", [
+        {"record_table": "interactions", "source": "pbx", "source_id": sid, "customer_key": key,
+         "method": "fixture", "updated_at": T0} for sid, key, *_ in ROWS])
+
+
+def _groups(ws) -> list[set[str]]:
+    jc = ws.warehouse.table("journey_contacts").to_pandas()
+    return sorted(({i.split(":", 1)[1] for i in g.interaction_id}
+                   for _, g in jc.groupby("journey_id")), key=sorted)
+
+
+EXPECTED = [{"b1", "b2"}, {"b3"}, {"b4"}]
+
+
+def test_back_to_back_contacts_on_one_line_share_a_journey(make_workspace):
+    ws = make_workspace("duckdb")
+    _load(ws)
+    stage.run(ws)
+    assert _groups(ws) == EXPECTED
+    jc = ws.warehouse.table("journey_contacts").to_pandas().set_index("interaction_id")
+    # each touch keeps the key identity gave it; the leg took the call's reason
+    assert jc.loc["pbx:b1", "customer_key"] == "k1" and jc.loc["pbx:b2", "customer_key"] == "k2"
+    assert jc.loc["pbx:b1", "reason"] == "delivery"
+    j = ws.warehouse.table("journeys").to_pandas().set_index("journey_id")
+    assert j.loc["j:pbx:b1", "channel_path"] == "ivr > phone"
+
+
+def test_link_map_and_switch(make_workspace):
+    ws = make_workspace("duckdb")
+    _load(ws)
+    from cxlens.journeys.build import linked_contacts
+
+    wh = ws.warehouse
+    contacts = linked_contacts(wh.table("interactions"), wh.table("identity_map"), ["ivr"])
+    keys = back_to_back_keys(contacts, wh.table("interactions"), wh.table("identifiers"), 1800)
+    assert sorted(map(tuple, keys.to_pandas()[["customer_key", "journey_key"]].values)) == [
+        ("k1", "k1"), ("k2", "k1")]
+    # a 2-minute bound still links the leg (b2 starts 1 minute after b1 ends); 0 turns it off
+    assert len(back_to_back_keys(contacts, wh.table("interactions"), wh.table("identifiers"),
+                                 120).to_pandas()) == 2
+    from cxlens.journeys import build
+
+    off = build.touches(wh.table("interactions"), wh.table("identity_map"),
+                        window_s=7 * 86400.0, self_service_channels=["ivr"],
+                        identifiers=wh.table("identifiers"), link_s=0)
+    assert off.journey_id.nunique().to_pyarrow().as_py() == 4
+
+
+@pytest.mark.slow
+def test_key_links_on_pyspark(make_workspace):
+    ws = make_workspace("pyspark")
+    _load(ws)
+    stage.run(ws)
+    assert _groups(ws) == EXPECTED
