@@ -12,7 +12,7 @@ import json
 import random
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from cxlens.synth import people as pp
 from cxlens.synth import vocab
@@ -31,7 +32,11 @@ from cxlens.synth.people import DAY, Person, scramble
 from cxlens.synth.rows import TRUTH_SCHEMAS, Rows
 
 if TYPE_CHECKING:
+    from cxlens.load import PreparedRecords
     from cxlens.workspace import Workspace
+
+    # a canonical chunk table -> its rows and identifier rows, ready for load.write_records
+    Prepare = Callable[[str, pa.Table], PreparedRecords]
 
 # share of WeChat users whose OpenID the CRM holds: customer service on the official account
 # binds the OpenID to the member account (docs/synth.md "Identifiers")
@@ -74,6 +79,13 @@ def iter_batches(config: SynthConfig, workers: int = 1) -> Iterator[tuple[str, p
     >>> {"parties", "interactions", "truth:records"} <= names
     True
     """
+    yield from _batches(config, workers)  # type: ignore[misc]
+
+
+def _batches(config: SynthConfig, workers: int,
+             prepare: Prepare | None = None) -> Iterator[tuple[str, Any]]:
+    """:func:`iter_batches`; with ``prepare``, the canonical tables of chunks generated in worker
+    processes come prepared there (identifier extraction off the storing process)."""
     config.validate()
     centre = build_centre(config)
     yield from _centre_tables(centre)
@@ -81,10 +93,11 @@ def iter_batches(config: SynthConfig, workers: int = 1) -> Iterator[tuple[str, p
         for chunk in range(config.chunks):
             yield from chunk_tables(centre, chunk)
         return
-    yield from _parallel_chunks(centre, workers)
+    yield from _parallel_chunks(centre, workers, prepare)
 
 
 _WORKER_CENTRE: Centre | None = None
+_WORKER_PREPARE: Prepare | None = None
 
 
 def _can_fork() -> bool:
@@ -93,35 +106,40 @@ def _can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def _run_chunk(chunk: int) -> list[tuple[str, pa.Table]]:
+def _run_chunk(chunk: int) -> list[tuple[str, Any]]:
     assert _WORKER_CENTRE is not None
-    return list(chunk_tables(_WORKER_CENTRE, chunk))
+    prepare = _WORKER_PREPARE
+    return [(name, prepare(name, table) if prepare is not None and ":" not in name else table)
+            for name, table in chunk_tables(_WORKER_CENTRE, chunk)]
 
 
-def _parallel_chunks(centre: Centre, workers: int) -> Iterator[tuple[str, pa.Table]]:
+def _parallel_chunks(centre: Centre, workers: int,
+                     prepare: Prepare | None = None) -> Iterator[tuple[str, Any]]:
     import multiprocessing
     from collections import deque
     from concurrent.futures import Future, ProcessPoolExecutor
 
-    global _WORKER_CENTRE
+    global _WORKER_CENTRE, _WORKER_PREPARE
     config = centre.config
-    # fork: workers inherit the centre and need no __main__ guard in the caller's script;
-    # they run only the generator (never the caller's DuckDB connection)
-    _WORKER_CENTRE = centre
+    # fork: workers inherit the centre (and ``prepare``) and need no __main__ guard in the
+    # caller's script; they run only the generator (never the caller's DuckDB connection)
+    _WORKER_CENTRE, _WORKER_PREPARE = centre, prepare
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        pending: deque[Future[list[tuple[str, pa.Table]]]] = deque()
-        submitted = 0
-        while submitted < config.chunks and len(pending) < 2 * workers:
-            pending.append(pool.submit(_run_chunk, submitted))
-            submitted += 1
-        while pending:
-            batch = pending.popleft().result()
-            if submitted < config.chunks:
+    try:
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            pending: deque[Future[list[tuple[str, Any]]]] = deque()
+            submitted = 0
+            while submitted < config.chunks and len(pending) < 2 * workers:
                 pending.append(pool.submit(_run_chunk, submitted))
                 submitted += 1
-            yield from batch
-    _WORKER_CENTRE = None
+            while pending:
+                batch = pending.popleft().result()
+                if submitted < config.chunks:
+                    pending.append(pool.submit(_run_chunk, submitted))
+                    submitted += 1
+                yield from batch
+    finally:
+        _WORKER_CENTRE = _WORKER_PREPARE = None
 
 
 def iter_truth(config: SynthConfig) -> Iterator[tuple[str, pa.Table]]:
@@ -357,6 +375,22 @@ def _truth_persons(sim: ChunkSim, persons: list[Person]) -> None:
 MAX_DEFAULT_WORKERS = 2
 
 
+def _concat_prepared(name: str, parts: list[PreparedRecords]) -> PreparedRecords:
+    """One :class:`PreparedRecords` for the concatenated chunks, identical to preparing their
+    concatenation: ``identifiers.extract`` emits one block per identifier column (column
+    order) with the rows in table order, so the chunks' identifier rows are put back in that
+    order by a stable sort on the column's rank."""
+    from cxlens.clean.identifiers import IDENTIFIER_COLUMNS
+    from cxlens.load import PreparedRecords
+
+    if len(parts) == 1:
+        return parts[0]
+    ids = pa.concat_tables(p.identifiers for p in parts)
+    ranks = pa.array([*IDENTIFIER_COLUMNS.values(), "order"], pa.string())
+    order = pc.sort_indices(pc.index_in(ids["id_type"], value_set=ranks))
+    return PreparedRecords(name, pa.concat_tables(p.data for p in parts), ids.take(order), None)
+
+
 def default_workers() -> int:
     """Processes used by :func:`generate` when not told: the CPUs we may use, at most 2."""
     import os
@@ -370,7 +404,9 @@ def default_workers() -> int:
 
 def generate(ws: Workspace, config: SynthConfig, progress: Any = None,
              workers: int | None = None) -> dict[str, Any]:
-    """Generate into ``ws``: canonical rows via ``store_records``, truth into ``ws.truth_dir``.
+    """Generate into ``ws``: canonical rows as ``store_records`` stores them, truth into
+    ``ws.truth_dir``. The identifier extraction (``load.prepare_records``) runs in the worker
+    processes beside the generation; this process only writes (``load.write_records``).
 
     Re-running with the same config changes nothing (rows are upserted on (source, source_id);
     truth files are rewritten identically). Returns rows per table and timings.
@@ -381,7 +417,7 @@ def generate(ws: Workspace, config: SynthConfig, progress: Any = None,
     """
     import pyarrow.parquet as pq
 
-    from cxlens.load import store_records
+    from cxlens.load import PreparedRecords, WrittenKeys, prepare_records, write_records
 
     config.validate()
     started = time.perf_counter()
@@ -391,31 +427,41 @@ def generate(ws: Workspace, config: SynthConfig, progress: Any = None,
     staging.mkdir(parents=True)
     writers: dict[str, pq.ParquetWriter] = {}
     rows: dict[str, int] = {}
-    pending: dict[str, list[pa.Table]] = {}
+    pending: dict[str, list[PreparedRecords]] = {}
     pending_rows: dict[str, int] = {}
     ingest_id = f"synth-{config.seed}"
+    # the keys written so far: a fresh workspace's upserts then skip their DELETE scans (a
+    # re-run finds its sources stored and deletes as store_records does)
+    written = WrittenKeys()
+
+    def prepare(name: str, table: pa.Table) -> PreparedRecords:
+        return prepare_records(ws, name, table, ingest_id=ingest_id)
 
     def flush(name: str) -> None:
-        batch = pa.concat_tables(pending.pop(name))
+        # the same rows store_records(ws, name, concat(chunks)) would write, in the same order
+        parts = pending.pop(name)
         pending_rows.pop(name)
-        store_records(ws, name, batch, ingest_id=ingest_id)
+        write_records(ws, _concat_prepared(name, parts), scan=True, keys=written)
 
     try:
-        for name, table in iter_batches(config, workers or default_workers()):
+        for name, item in _batches(config, workers or default_workers(), prepare):
             if name.startswith("truth:"):
                 key = name[6:]
                 if key not in writers:
-                    writers[key] = pq.ParquetWriter(staging / f"{key}.parquet", table.schema)
-                writers[key].write_table(table)
+                    writers[key] = pq.ParquetWriter(staging / f"{key}.parquet", item.schema)
+                writers[key].write_table(item)
+                n = item.num_rows
             else:
-                # group chunks so each store is one larger transaction (fewer upsert scans)
-                pending.setdefault(name, []).append(table)
-                pending_rows[name] = pending_rows.get(name, 0) + table.num_rows
+                prepared = item if isinstance(item, PreparedRecords) else prepare(name, item)
+                n = prepared.data.num_rows
+                # group chunks so each store is one larger transaction (fewer statements)
+                pending.setdefault(name, []).append(prepared)
+                pending_rows[name] = pending_rows.get(name, 0) + n
                 if pending_rows[name] >= 250_000:
                     flush(name)
-            rows[name] = rows.get(name, 0) + table.num_rows
+            rows[name] = rows.get(name, 0) + n
             if progress is not None:
-                progress(name, table.num_rows)
+                progress(name, n)
         for name in list(pending):
             flush(name)
     finally:
