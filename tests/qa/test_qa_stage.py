@@ -94,6 +94,30 @@ def test_rerun_replaces_rather_than_duplicates(synth_ws) -> None:
     assert ids.count().execute() == ids.nunique().execute()
 
 
+def _results(ws) -> list[tuple]:
+    t = ws.warehouse.table("qa_results").drop("scored_at").to_pyarrow()
+    cols = t.column_names
+    return sorted(tuple(row[c] for c in cols) for row in t.to_pylist())
+
+
+def test_small_batches_and_flushes_give_the_same_results(synth_ws, monkeypatch) -> None:
+    """Conversations split across stream batches and several write batches: same rows."""
+    import cxlens.qa.stage as stage
+
+    ws, first = synth_ws
+    run(ws)
+    expected = _results(ws)
+    scores = ws.warehouse.table("interaction_insights").select(
+        "interaction_id", "qa_score", "qa_passed").to_pyarrow().sort_by("interaction_id")
+    monkeypatch.setattr(stage, "_BATCH_ROWS", 7)  # every few interactions straddle a batch
+    monkeypatch.setattr(stage, "FLUSH_EVERY", 50)
+    again = run(ws)
+    assert again["inspected"] == first["inspected"] and again["passed"] == first["passed"]
+    assert _results(ws) == expected
+    assert ws.warehouse.table("interaction_insights").select(
+        "interaction_id", "qa_score", "qa_passed").to_pyarrow().sort_by("interaction_id") == scores
+
+
 def test_scorecards_by_every_grouping(synth_ws) -> None:
     ws, summary = synth_ws
     for by in ("agent", "team", "queue"):
