@@ -111,6 +111,8 @@ class TextSettings(_Section):
     sentiment_backend: Literal["builtin", "transformer"] = "builtin"
     transformer_model_dir: str = ""
     taxonomy_file: str = ""  # a contact-reason taxonomy YAML replacing the built-in one
+    # processes analysing texts; 0 = the CPUs available, at most 2 (same output with any number)
+    workers: int = Field(default=0, ge=0)
 
 
 class SpeechSettings(_Section):

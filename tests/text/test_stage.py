@@ -111,3 +111,40 @@ def test_empty_workspace(make_workspace) -> None:
     assert summary["interactions"] == 0
     assert ws.warehouse.table("interaction_insights").count().execute() == 0
     assert isinstance(pa.table({"x": [1]}), pa.Table)
+
+
+def test_same_output_with_one_or_two_workers(make_workspace, tmp_path, monkeypatch) -> None:
+    import os
+
+    from cxlens import synth
+
+    monkeypatch.setattr(stage, "CHUNK_MIN", 40)  # several chunks on a small workspace
+    chunk = stage._chunk
+
+    def spy(job: stage._Job, group_ids: list[str]) -> stage._Part:
+        (tmp_path / f"pid-{os.getpid()}").touch()  # which processes did the work
+        return chunk(job, group_ids)
+
+    monkeypatch.setattr(stage, "_chunk", spy)
+    tables = []
+    for workers in (1, 2):
+        ws = make_workspace("duckdb", name=f"w{workers}")
+        synth.generate(ws, synth.SynthConfig.checked(customers=120, days=10, seed=3), workers=1)
+        ws.settings.text.workers = workers
+        summary = stage.run(ws)
+        del summary["texts_per_s"]  # timing
+        wh = ws.warehouse
+        tables.append((
+            summary,
+            wh.table("interaction_insights").order_by("interaction_id").to_pyarrow(),
+            wh.table("topics").order_by(["period", "reason", "term"]).to_pyarrow(),
+            wh.table("interactions").select("interaction_id", "text")
+            .order_by("interaction_id").to_pyarrow(),
+            wh.table("messages").select("interaction_id", "seq", "text")
+            .order_by(["interaction_id", "seq"]).to_pyarrow(),
+        ))
+    one, two = tables
+    assert one[0]["interactions"] > 120 and one[0]["pii_found"] > 50
+    for a, b in zip(one, two, strict=True):
+        assert a == b
+    assert {p.name for p in tmp_path.glob("pid-*")} - {f"pid-{os.getpid()}"}  # a worker ran

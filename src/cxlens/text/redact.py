@@ -25,7 +25,7 @@ that classifies as a PII type wins. Replacements are applied to the original tex
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -253,17 +253,31 @@ def names_may_occur(text: str, names: Sequence[str]) -> bool:
     ``find(text, names, g)`` equals ``find(text, (), g)``: masking and the word-boundary checks
     of the real search only ever remove matches. Lets callers cache the name-free result of a
     text shared by many customers."""
-    key = tuple(sorted({n for n in names if n}))
+    return name_check(names)(text)
+
+
+def name_check(names: Sequence[str]) -> Callable[[str], bool]:
+    """:func:`names_may_occur` for one customer's ``names``, as a test of the text alone (built
+    once per customer, not once per message)."""
+    return _name_check(tuple(sorted({n for n in names if n})))
+
+
+@lru_cache(maxsize=4096)
+def _name_check(key: tuple[str, ...]) -> Callable[[str], bool]:
     plain, ascii_forms, other = _name_forms(key)
-    if any(v in text for v in plain):
-        return True
-    if not ascii_forms and not other:
-        return False
-    if ascii_forms and not other and text.isascii():
-        lower = text.lower()
-        return any(v in lower for v in ascii_forms)
-    loose = _loose_names(key)
-    return loose is not None and loose.search(text) is not None
+
+    def check(text: str) -> bool:
+        if any(v in text for v in plain):
+            return True
+        if not ascii_forms and not other:
+            return False
+        if ascii_forms and not other and text.isascii():
+            lower = text.lower()
+            return any(v in lower for v in ascii_forms)
+        loose = _loose_names(key)
+        return loose is not None and loose.search(text) is not None
+
+    return check
 
 
 @lru_cache(maxsize=4096)

@@ -53,6 +53,9 @@ class SentimentBackend(Protocol):
 
     def scores(self, texts: Sequence[str], languages: Sequence[str]) -> np.ndarray: ...
 
+    def load(self) -> None:
+        """Load the model(s) now (before forking workers that would each load them)."""
+
 
 class HashedLinearModel:
     """A binary classifier over hashed char n-grams: ``sigmoid(margin)`` is P(positive).
@@ -147,6 +150,10 @@ def _zh_model() -> HashedLinearModel:
 class BuiltinBackend:
     """The default: the shipped Chinese model for zh text, VADER for everything with Latin text."""
 
+    def load(self) -> None:
+        _zh_model()
+        _vader()
+
     def scores(self, texts: Sequence[str], languages: Sequence[str]) -> np.ndarray:
         out = np.zeros(len(texts))
         zh = [i for i, lang in enumerate(languages) if lang == "zh"]
@@ -180,6 +187,9 @@ class TransformerBackend:
         self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         self.model = AutoModelForSequenceClassification.from_pretrained(path, local_files_only=True)
         self.model.eval()
+
+    def load(self) -> None:
+        """Loaded in ``__init__`` already."""
 
     def scores(self, texts: Sequence[str], languages: Sequence[str]) -> np.ndarray:
         import torch

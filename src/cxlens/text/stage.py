@@ -18,10 +18,13 @@ Work is done in Python in batches over Arrow columns; nothing here depends on th
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import re
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -34,7 +37,8 @@ from cxlens.text.sentiment import backend as sentiment_backend
 from cxlens.text.sentiment import label_of
 from cxlens.workspace import Workspace
 
-BATCH = 20_000
+BATCH = 20_000  # most interactions per chunk of work
+CHUNK_MIN = 1_000  # fewest interactions per chunk (but four chunks per worker when more)
 # Speaker labels of transcripts stored in interactions.text ("客户：…", "Agent: …").
 _LABEL = re.compile(r"^\s*(客户|顾客|用户|来电人|客服|坐席|机器人|系统|Customer|Caller|Client|Agent|"
                     r"Advisor|Bot|System)\s*[:：]", re.I | re.M)
@@ -76,11 +80,13 @@ def known_names(ws: Workspace) -> dict[str, list[str]]:
 RedactionCache = dict[tuple[str, tuple[str, ...], bool], list[pii.Span]]
 
 
-def _spans(text: str, names: tuple[str, ...], guess: bool, cache: RedactionCache) -> list[pii.Span]:
+def _spans(text: str, names: tuple[str, ...], guess: bool, cache: RedactionCache,
+           may_name: Callable[[str], bool] | None = None) -> list[pii.Span]:
     # Transcripts repeat their messages line by line, and short turns ("好的，谢谢") repeat
     # across contacts: find each (text, names, guess) once per run. Names differ per customer,
     # so a text in which none of them occurs is looked up under no names (same result).
-    if names and not pii.names_may_occur(text, names):
+    # ``may_name`` is ``pii.name_check(names)``, built once per customer by the caller.
+    if names and not (may_name or pii.name_check(names))(text):
         names = ()
     key = (text, names, guess)
     found = cache.get(key)
@@ -109,9 +115,10 @@ def redact_transcript(text: str, names: Any = (), cache: RedactionCache | None =
     customer-labelled lines of a transcript, or the whole text when it has no speaker labels."""
     cache = {} if cache is None else cache
     known = tuple(names)
+    may_name = pii.name_check(known) if known else None
     labels = list(_LABEL.finditer(text))
     if not labels:
-        return _apply(text, _spans(text, known, True, cache))
+        return _apply(text, _spans(text, known, True, cache, may_name))
     spans: list[pii.Span] = []
     bounds = [0] + [m.start() for m in labels[1:]] + [len(text)] if labels[0].start() == 0 else (
         [0] + [m.start() for m in labels] + [len(text)])
@@ -122,12 +129,16 @@ def redact_transcript(text: str, names: Any = (), cache: RedactionCache | None =
         start = head.end() if head else 0
         body = part[start:].rstrip("\n")
         spans.extend(pii.Span(sp.start + lo + start, sp.end + lo + start, sp.kind)
-                     for sp in _spans(body, known, customer, cache))
+                     for sp in _spans(body, known, customer, cache, may_name))
     return _apply(text, spans)
 
 
 def run(ws: Workspace) -> dict[str, Any]:
-    """Analyse every interaction with text; write ``interaction_insights`` and ``topics``."""
+    """Analyse every interaction with text; write ``interaction_insights`` and ``topics``.
+
+    The per-text work runs in ``settings.text.workers`` forked processes over chunks of
+    interactions, merged in order: the output does not depend on the number of workers.
+    """
     t0 = time.perf_counter()
     settings = ws.settings.text
     wh = ws.warehouse
@@ -140,83 +151,191 @@ def run(ws: Workspace) -> dict[str, Any]:
     interactions = wh.table("interactions").to_pyarrow()
     messages = wh.table("messages")
     messages = messages.order_by(["interaction_id", "seq"]).to_pyarrow()
-    names = known_names(ws)
-
-    # -- messages: redact, group per interaction --------------------------------------------
-    msg_ids = messages.column("interaction_id").to_pylist()
-    msg_text = messages.column("text").to_pylist()
-    msg_speaker = messages.column("speaker").to_pylist()
-    new_msg_text: list[str | None] = list(msg_text)
-    changed_msgs: list[int] = []
-    found: dict[str, int] = defaultdict(int)
-    turns: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    cache: RedactionCache = {}
-    for i, (iid, text, speaker) in enumerate(zip(msg_ids, msg_text, msg_speaker, strict=True)):
-        if not text:
-            continue
-        result = _apply(text, _spans(text, tuple(names.get(iid, ())), speaker == "customer",
-                                     cache))
-        if result.found:
-            found[iid] += result.found
-            new_msg_text[i] = result.text
-            changed_msgs.append(i)
-        turns[iid].append((speaker or "", result.text))
-
-    # -- interactions: redact text ------------------------------------------------------------
     ids = interactions.column("interaction_id").to_pylist()
-    texts = interactions.column("text").to_pylist()
-    subjects = interactions.column("subject").to_pylist()
-    new_text: list[str | None] = list(texts)
-    changed_inter: list[int] = []
-    redacted: dict[str, str] = {}
-    for i, (iid, text) in enumerate(zip(ids, texts, strict=True)):
-        if not text:
-            continue
-        result = redact_transcript(text, names.get(iid, ()), cache)
-        if result.found:
-            found[iid] += result.found
-            new_text[i] = result.text
-            changed_inter.append(i)
-        redacted[iid] = result.text
+    msg_ids = messages.column("interaction_id").to_pylist()
+    job = _Job(
+        ids=ids,
+        texts=interactions.column("text").to_pylist(),
+        msg_text=messages.column("text").to_pylist(),
+        msg_speaker=messages.column("speaker").to_pylist(),
+        msg_rows=_rows_of(msg_ids),
+        names=known_names(ws),
+        subject_of=dict(zip(ids, interactions.column("subject").to_pylist(), strict=True)),
+        started=dict(zip(ids, interactions.column("started_at").to_pylist(), strict=True)),
+        agent_reason=dict(zip(ids, interactions.column("reason").to_pylist(), strict=True)),
+        classifier=classifier,
+        engine=engine,
+        user_dictionary=settings.user_dictionary,
+    )
+    # Every interaction, then the messages whose interaction is missing (still redacted).
+    known_ids = set(ids)
+    groups = ids + [iid for iid in job.msg_rows if iid not in known_ids]
+    workers = settings.workers or default_workers()
 
-    # -- analyse ------------------------------------------------------------------------------
-    subject_of = dict(zip(ids, subjects, strict=True))
-    started = dict(zip(ids, interactions.column("started_at").to_pylist(), strict=True))
-    agent_reason = dict(zip(ids, interactions.column("reason").to_pylist(), strict=True))
-    with_text = [iid for iid in ids if iid in redacted or iid in turns]
     records: list[dict[str, Any]] = []
     doc_terms: list[tuple[Any, str, list[str]]] = []
-    for start in range(0, len(with_text), BATCH):
-        batch = with_text[start : start + BATCH]
-        records.extend(_analyse(batch, redacted, turns, subject_of, found, classifier, engine,
-                                settings.user_dictionary, doc_terms, started, agent_reason))
+    changed_msgs: dict[int, str] = {}
+    changed_inter: dict[int, str] = {}
+    pii_found = 0
+    for part in _map_chunks(job, groups, workers):
+        records.extend(part.records)
+        doc_terms.extend(part.doc_terms)
+        changed_msgs.update(part.changed_msgs)
+        changed_inter.update(part.changed_inter)
+        pii_found += part.pii_found
 
     insights = pa.Table.from_pylist(records) if records else None
     with wh.transaction():
         wh.replace("interaction_insights", insights if insights is not None else [])
         if settings.redact and changed_inter:
-            rows = interactions.take(pa.array(changed_inter))
-            column = pa.array([new_text[i] for i in changed_inter], pa.string())
+            order = sorted(changed_inter)
+            rows = interactions.take(pa.array(order))
+            column = pa.array([changed_inter[i] for i in order], pa.string())
             wh.upsert("interactions", rows.set_column(
                 rows.schema.get_field_index("text"), "text", column))
         if settings.redact and changed_msgs:
-            rows = messages.take(pa.array(changed_msgs))
-            column = pa.array([new_msg_text[i] for i in changed_msgs], pa.string())
+            order = sorted(changed_msgs)
+            rows = messages.take(pa.array(order))
+            column = pa.array([changed_msgs[i] for i in order], pa.string())
             wh.upsert("messages", rows.set_column(
                 rows.schema.get_field_index("text"), "text", column))
     topic_rows = topics.build(doc_terms)
     wh.replace("topics", topic_rows)
     seconds = time.perf_counter() - t0
     return {
-        "interactions": len(with_text),
-        "pii_found": int(sum(found.values())),
+        "interactions": len(records),
+        "pii_found": pii_found,
         "redacted_interactions": len(changed_inter) if settings.redact else 0,
         "redacted_messages": len(changed_msgs) if settings.redact else 0,
         "intent_method": "model" if classifier.model is not None else "rules",
         "topics": len(topic_rows),
         "emerging_terms": sum(1 for r in topic_rows if r["emerging"]),
-        "texts_per_s": round(len(with_text) / seconds, 1) if seconds else None,
+        "texts_per_s": round(len(records) / seconds, 1) if seconds else None,
     }
+
+
+def default_workers() -> int:
+    """Processes for the text stage when ``text.workers`` is 0: the CPUs we may use, at most 2."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(2, cpus))
+
+
+def _rows_of(msg_ids: list[str]) -> dict[str, list[int]]:
+    rows: dict[str, list[int]] = defaultdict(list)
+    for i, iid in enumerate(msg_ids):
+        rows[iid].append(i)
+    return rows
+
+
+@dataclass
+class _Job:
+    """The stage's inputs; forked workers inherit them, so only chunk bounds travel."""
+
+    ids: list[str]
+    texts: list[str | None]
+    msg_text: list[str | None]
+    msg_speaker: list[str | None]
+    msg_rows: dict[str, list[int]]
+    names: dict[str, list[str]]
+    subject_of: dict[str, Any]
+    started: dict[str, Any]
+    agent_reason: dict[str, Any]
+    classifier: IntentClassifier
+    engine: Any
+    user_dictionary: str
+    cache: RedactionCache = field(default_factory=dict)  # per process, across chunks
+    row_of: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.row_of = {iid: i for i, iid in enumerate(self.ids)}
+
+
+@dataclass
+class _Part:
+    """What one chunk of interactions gives back."""
+
+    records: list[dict[str, Any]]
+    doc_terms: list[tuple[Any, str, list[str]]]
+    changed_msgs: dict[int, str]  # message row → redacted text
+    changed_inter: dict[int, str]  # interaction row → redacted text
+    pii_found: int
+
+
+def _chunk(job: _Job, group_ids: list[str]) -> _Part:
+    """Redact and analyse the interactions ``group_ids`` (and their messages)."""
+    found: dict[str, int] = defaultdict(int)
+    turns: dict[str, list[tuple[str, str]]] = {}
+    redacted: dict[str, str] = {}
+    changed_msgs: dict[int, str] = {}
+    changed_inter: dict[int, str] = {}
+    cache = job.cache
+    for iid in group_ids:
+        known = tuple(job.names.get(iid, ()))
+        may_name = pii.name_check(known) if known else None
+        conv: list[tuple[str, str]] = []
+        for i in job.msg_rows.get(iid, ()):
+            text = job.msg_text[i]
+            if not text:
+                continue
+            speaker = job.msg_speaker[i]
+            result = _apply(text, _spans(text, known, speaker == "customer", cache, may_name))
+            if result.found:
+                found[iid] += result.found
+                changed_msgs[i] = result.text
+            conv.append((speaker or "", result.text))
+        if conv:
+            turns[iid] = conv
+        row = job.row_of.get(iid)
+        text = job.texts[row] if row is not None else None
+        if text:
+            result = redact_transcript(text, known, cache)
+            if result.found:
+                found[iid] += result.found
+                changed_inter[row] = result.text  # type: ignore[index]
+            redacted[iid] = result.text
+    with_text = [iid for iid in group_ids
+                 if iid in job.row_of and (iid in redacted or iid in turns)]
+    doc_terms: list[tuple[Any, str, list[str]]] = []
+    records = _analyse(with_text, redacted, turns, job.subject_of, found, job.classifier,
+                       job.engine, job.user_dictionary, doc_terms, job.started, job.agent_reason)
+    return _Part(records, doc_terms, changed_msgs, changed_inter, int(sum(found.values())))
+
+
+_WORKER_JOB: _Job | None = None
+
+
+def _run_chunk(group_ids: list[str]) -> _Part:
+    assert _WORKER_JOB is not None
+    return _chunk(_WORKER_JOB, group_ids)
+
+
+def _map_chunks(job: _Job, groups: list[str], workers: int) -> Iterator[_Part]:
+    """``_chunk`` over consecutive slices of ``groups``, in order; in ``workers`` processes."""
+    global _WORKER_JOB
+    size = min(BATCH, max(CHUNK_MIN, -(-len(groups) // (4 * max(workers, 1)))))
+    chunks = [groups[lo : lo + size] for lo in range(0, len(groups), size)]
+    workers = min(workers, len(chunks))
+    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        for chunk in chunks:
+            yield _chunk(job, chunk)
+        return
+    # fork: the workers inherit the inputs and the loaded models (jieba, taxonomy, sentiment)
+    # and never touch the warehouse connection. This process works too: it takes chunks 0,
+    # w, 2w, … and the pool the others, so results are merged in chunk order.
+    job.engine.load()
+    _WORKER_JOB = job
+    try:
+        with multiprocessing.get_context("fork").Pool(workers - 1) as pool:
+            theirs = pool.imap(_run_chunk, [c for k, c in enumerate(chunks) if k % workers])
+            for k, chunk in enumerate(chunks):
+                yield _chunk(job, chunk) if k % workers == 0 else next(theirs)
+            pool.close()
+            pool.join()  # reaped, so their CPU time counts in os.times() of this process
+    finally:
+        _WORKER_JOB = None
 
 
 def _analyse(
