@@ -128,3 +128,23 @@ def test_may_exist_unit(stored_before: bool) -> None:
     assert (first, other) == (stored_before, stored_before)
     assert again is True  # hash 1 was written before
     assert elsewhere is False  # per table
+
+
+def test_keep_last_shortcut_matches_the_group_by():
+    """The runner skips keep_last's group-by only when no source_id repeats; with repeats
+    (the same key twice, a null key twice) it gives keep_last's rows exactly."""
+    import duckdb
+    import pyarrow as pa
+
+    from cxlens.clean.dedupe import keep_last
+    from cxlens.ingest import _keep_last
+
+    con = duckdb.connect()
+    unique = pa.table({"source": ["a"] * 4, "source_id": ["1", "2", "3", "4"], "v": [1, 2, 3, 4]})
+    assert _keep_last(unique, con) == (unique, 0)
+    for ids in (["1", "2", "1", "4"], ["1", None, "3", None]):
+        repeated = unique.set_column(1, "source_id", pa.array(ids, pa.string()))
+        got, dups = _keep_last(repeated, con)
+        want, want_dups = keep_last(repeated)
+        assert dups == want_dups == 1
+        assert got.equals(want)
