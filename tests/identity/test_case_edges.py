@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from cxlens.identity import incremental, stage
+from cxlens.identity import graph, incremental, stage
 from cxlens.load import store_records
 
 
@@ -44,7 +44,7 @@ def test_contacts_under_one_case_are_one_customer(make_workspace):
     key = _keys(ws)
     assert key["k1"] == key["w1"] == key["m1"] == key["m2"]
     assert len({key["k1"], key["k2"], key["k3"], key["k4"], key["k5"]}) == 5
-    kinds = ws.warehouse.table("identity_edges").kind.to_pyarrow().to_pylist()
+    kinds = graph.active_edges(ws.warehouse).kind.to_pyarrow().to_pylist()
     assert "case" in kinds
     # off: the case number links nothing (only the e-mail joins m1 and m2)
     ws.settings.identity.case_edges = False

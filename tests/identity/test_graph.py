@@ -70,7 +70,7 @@ def test_rules_drop_junk_household_blocked_and_agent_values(make_workspace):
     ws = _configure(make_workspace())
     data.load(ws)
     stage.full_run(ws)
-    edges = {r["edge"] for r in ws.warehouse.table("identity_edges").to_pyarrow().to_pylist()}
+    edges = {r["edge"] for r in graph.active_edges(ws.warehouse).to_pyarrow().to_pylist()}
     assert "phone:+8613800138000" in edges
     assert "social:bob_wx" in edges
     assert "phone:+8675588880001" not in edges  # on 3 people's CRM records: household
@@ -78,7 +78,7 @@ def test_rules_drop_junk_household_blocked_and_agent_values(make_workspace):
     assert "phone:+862160000000" not in edges  # an agent's phone
     nodes = ws.warehouse.table("identity_nodes")
     junk = nodes.filter(nodes.source_id.isin(["P6", "P7"])).select("node_id")
-    e = ws.warehouse.table("identity_edges")
+    e = graph.active_edges(ws.warehouse)
     # "", "000000", "unknown", "null", "+86" never become edges (whatever the column)
     assert e.semi_join(junk, "node_id").count().execute() == 0
     assert not any(x.endswith(":+86") for x in edges)
@@ -88,7 +88,7 @@ def test_absurdly_common_value_is_ignored(make_workspace):
     ws = _configure(make_workspace(), max_records_per_value=3)
     data.load(ws)
     stage.full_run(ws)
-    edges = {r["edge"] for r in ws.warehouse.table("identity_edges").to_pyarrow().to_pylist()}
+    edges = {r["edge"] for r in graph.active_edges(ws.warehouse).to_pyarrow().to_pylist()}
     assert "phone:+8613800138000" not in edges  # on 4 records > 3
     assert "account:A-1" not in edges
     assert "email:bob@example.com" in edges or "account:A-2" in edges
@@ -185,6 +185,12 @@ def test_shared_landline_never_bridges_two_identified_customers(make_workspace):
     assert key["X"] != key["Y"]  # the landline touches two anchored customers: not merged
     assert key["X"] == key["Z"]  # same account
     assert key["k1"] == key["X"]  # a mobile on one anchored customer attaches the orphan call
+    # the landline's memberships are the excluded ones; the active graph lacks them
+    landline = graph.active_edges(ws.warehouse).filter(lambda t: t.edge.startswith("phone:+8621"))
+    assert landline.count().execute() == 0
+    dropped = ws.warehouse.table(graph.EXCLUDED).to_pyarrow().to_pylist()
+    assert {(r["edge"], r["kind"]) for r in dropped} == {("phone:+862155550101", "phone")}
+    assert len(dropped) == 2
 
 
 @pytest.mark.slow

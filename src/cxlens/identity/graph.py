@@ -40,6 +40,10 @@ JUNK_VALUES = ("+86", "+1", "+852", "+853", "+886", "+44", "+81", "+82", "+65")
 MOBILE_PATTERN = r"^\+861[3-9][0-9]{9}$"
 # scratch tables of the root labels of pass 1 (strong edges) and pass 2 (with weak edges)
 LABELS = ("identity_labels_a", "identity_labels_b")
+# the weak memberships the anchored-weak rule excluded (shared lines): a few hundred rows on the
+# demo. The memberships components ran on are ``identity_edges_all`` less these
+# (:func:`active_edges`); a copy of those ~1.1M string rows is not written.
+EXCLUDED = "identity_edges"
 # the case system of interactions whose source is not named in ``[identity] case_systems``
 DEFAULT_CASE_SYSTEM = "crm"
 # kinds that name a thing (an order, a CRM case), not a person: they link records but do not
@@ -192,6 +196,14 @@ def excluded_counts(ids: ir.Table, nodes: ir.Table, rules: EdgeRules) -> dict[st
     total = ids.filter(ids.record_table.isin(list(schema.PERSONAL_TABLES)))
     total = total.select(edge=edge_key(total.id_type, total.id_value)).distinct().count()
     return {"values": int(total.execute()), "active_values": int(active)}
+
+
+def active_edges(wh: Warehouse) -> ir.Table:
+    """(node_id, edge, kind) memberships the customers were resolved on: every membership the
+    rules kept (``identity_edges_all``, Splink's matches included) less the weak ones excluded
+    as shared lines (:data:`EXCLUDED`)."""
+    every = wh.table("identity_edges_all")
+    return every.anti_join(wh.table(EXCLUDED), ["node_id", "edge"])
 
 
 def anchored_weak_edges(edges: ir.Table, labels: ir.Table, weak_types: list[str]) -> ir.Table:

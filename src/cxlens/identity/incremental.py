@@ -86,16 +86,15 @@ def _run(ws: Workspace) -> dict[str, Any]:
     if len(old_active) != _count(before):
         raise _Fallback("a value changed status (household or too common)")
 
-    final = wh.table("identity_edges")
-    final_touched = final.semi_join(touched, "edge")
+    final_touched = graph.active_edges(wh).semi_join(touched, "edge")
     key_of_edge: dict[str, set[str]] = {}
     kmap = wh.table("identity_keys")
     for row in final_touched.join(kmap, "node_id").select("edge", "customer_key").distinct() \
             .to_pyarrow().to_pylist():
         key_of_edge.setdefault(row["edge"], set()).add(row["customer_key"])
-    excluded_weak = {r["edge"] for r in before.filter(before.kind.isin(settings.weak_types))
-                     .anti_join(final_touched, ["node_id", "edge"]).select("edge")
-                     .to_pyarrow().to_pylist()}
+    excluded = wh.table(graph.EXCLUDED)
+    excluded_weak = {r["edge"] for r in excluded.semi_join(touched, "edge").select("edge")
+                     .distinct().to_pyarrow().to_pylist()}
 
     new_rows = [r for r in active.to_pylist() if r["node_id"] > offset]
     weak_kinds = set(settings.weak_types)
@@ -167,9 +166,10 @@ def _write(ws: Workspace, new_nodes: Any, active: Any, assigned: list[dict[str, 
     with wh.transaction():
         wh.append("identity_nodes", new_nodes)
         wh.append("identity_edges_all", mine)
-        kept = mine.filter(pc.invert(pc.is_in(mine.column("edge"),
-                                              pa.array(sorted(excluded_weak), pa.string()))))
-        wh.append("identity_edges", kept)
+        # new memberships of a value excluded as a shared line stay excluded
+        dropped = mine.filter(pc.is_in(mine.column("edge"),
+                                       pa.array(sorted(excluded_weak), pa.string())))
+        wh.append(graph.EXCLUDED, dropped)
         wh.append("identity_keys", keys_rows)
         rows = [{**r, **{k: by_node[r["node_id"]][k] for k in
                          ("customer_key", "method", "updated_at")}}

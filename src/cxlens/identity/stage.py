@@ -74,12 +74,11 @@ def full_run(ws: Workspace) -> dict[str, Any]:
         labels, final = graph.LABELS
         linked = graph.components(wh, graph.root_links(roots), labels)
         first = graph.node_labels(graph.first_roots(roots), wh.table(labels))
-        weak = graph.anchored_weak_edges(edges_all, first, settings.weak_types)
-        # written once and read back from the table (a lazily cached frame on Spark would
-        # recompute the weak rule for each reader)
-        wh.replace("identity_edges", ibis.union(strong, weak))
-        final_edges = wh.table("identity_edges")
-        kept_weak = final_edges.filter(final_edges.kind.isin(settings.weak_types))
+        # the weak memberships kept (read twice: cached); only the few excluded are written
+        kept_weak = graph.anchored_weak_edges(edges_all, first, settings.weak_types).cache()
+        cached.append(kept_weak)
+        every_weak = edges_all.filter(edges_all.kind.isin(settings.weak_types))
+        wh.replace(graph.EXCLUDED, every_weak.anti_join(kept_weak, ["node_id", "edge"]))
         all_roots = ibis.union(roots, graph.value_roots(kept_weak), distinct=True).cache()
         cached.append(all_roots)
         linked = graph.components(wh, graph.root_links(all_roots), final)
