@@ -3,13 +3,15 @@
 A journey (episode) is one customer's contacts about one problem:
 
 1. every interaction gets its ``customer_key`` from ``identity_map`` (an unlinked interaction is a
-   journey of its own: ``u:<interaction_id>``);
+   journey of its own: ``u:<interaction_id>``); keys whose contacts are back to back on one
+   identifier are stitched as one customer (:mod:`cxlens.journeys.links`);
 2. a contact with no reason borrows the reason of the nearest contact of the same customer that
    has one, if that contact is within ``reason_borrow_hours`` (an IVR leg or abandoned attempt
    just before a coded call);
-3. per (customer, reason) in time order, a new journey starts when the gap since the previous
-   contact ended exceeds the window (default 7 days) — the window chains, so a problem that takes
-   three contacts five days apart is one journey;
+3. per (customer, reason) in time order, a new journey starts at a new CRM case, or when the gap
+   since the previous contact ended exceeds the window (default 7 days) and the contact is not
+   under the same open case — the window chains, so a problem that takes three contacts five
+   days apart is one journey; a journey that returns to an earlier case rejoins that case's;
 4. each contact gets the flags the journey KPIs read: is it the first assisted contact, is it
    followed by another customer-initiated contact (any channel / same channel), and is it
    followed by an assisted contact (self-service containment);
@@ -123,6 +125,8 @@ def _case_change(t: ir.Table, attach_s: float) -> ir.BooleanColumn:
 
     A contact without a case (IVR leg, abandoned attempt) takes the case of the next handled
     contact if that starts within ``attach_s`` (the call it led to), else the previous one's.
+    ``_case_same`` marks a contact under the same case as the one before — logged under it, or
+    the leg that led to a contact logged under it — which continues a journey past the window.
     """
     key = [t.customer_key, t._pk]
     fwd = ibis.window(group_by=key, order_by=[t.started_at, t.interaction_id])
