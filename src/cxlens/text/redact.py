@@ -212,7 +212,7 @@ def classify_number(raw: str, preceding: str = "") -> PiiType | None:
 def _number_spans(text: str, norm: str) -> Iterable[Span]:
     for match in _CANDIDATE.finditer(norm):
         raw = match.group()
-        if sum(ch.isdigit() for ch in raw) < 8:  # no PII number is shorter: "7天", "2999元"
+        if len("".join(_GROUP.findall(raw))) < 8:  # no PII number is shorter: "7天", "2999元"
             continue
         start = match.start()
         groups = list(_GROUP.finditer(raw))

@@ -24,7 +24,9 @@ import re
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import groupby
 from typing import Any
 
 import pyarrow as pa
@@ -44,6 +46,7 @@ _LABEL = re.compile(r"^\s*(客户|顾客|用户|来电人|客服|坐席|机器�
                     r"Advisor|Bot|System)\s*[:：]", re.I | re.M)
 _CUSTOMER_LABELS = {"客户", "顾客", "用户", "来电人", "customer", "caller", "client"}
 ANALYSE_CHARS = 2000  # language/intent/sentiment read the start of a text; redaction reads all
+_JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(..., ensure_ascii=False) builds one per call
 TERM_CHARS = 600  # keywords and topics: jieba is the slowest step, the opening states the issue
 
 
@@ -120,16 +123,17 @@ def redact_transcript(text: str, names: Any = (), cache: RedactionCache | None =
     if not labels:
         return _apply(text, _spans(text, known, True, cache, may_name))
     spans: list[pii.Span] = []
-    bounds = [0] + [m.start() for m in labels[1:]] + [len(text)] if labels[0].start() == 0 else (
-        [0] + [m.start() for m in labels] + [len(text)])
-    for lo, hi in zip(bounds, bounds[1:], strict=False):
-        part = text[lo:hi]
-        head = _LABEL.match(part)
-        customer = bool(head) and head.group(1).lower() in _CUSTOMER_LABELS
-        start = head.end() if head else 0
-        body = part[start:].rstrip("\n")
-        spans.extend(pii.Span(sp.start + lo + start, sp.end + lo + start, sp.kind)
-                     for sp in _spans(body, known, customer, cache, may_name))
+    # Parts: an unlabelled opening (if any), then each label up to the next one.
+    parts: list[tuple[int, int, re.Match[str] | None]] = (
+        [] if labels[0].start() == 0 else [(0, labels[0].start(), None)])
+    ends = [m.start() for m in labels[1:]] + [len(text)]
+    parts.extend((m.start(), end, m) for m, end in zip(labels, ends, strict=True))
+    for lo, hi, head in parts:
+        customer = head is not None and head.group(1).lower() in _CUSTOMER_LABELS
+        start = head.end() if head is not None else lo
+        found = _spans(text[start:hi].rstrip("\n"), known, customer, cache, may_name)
+        if found:
+            spans.extend(pii.Span(sp.start + start, sp.end + start, sp.kind) for sp in found)
     return _apply(text, spans)
 
 
@@ -142,15 +146,19 @@ def run(ws: Workspace) -> dict[str, Any]:
     t0 = time.perf_counter()
     settings = ws.settings.text
     wh = ws.warehouse
-    segment.tokenizer(settings.user_dictionary)  # fail early on a bad user dictionary
-    classifier = IntentClassifier.for_workspace(
-        ws.models_dir, settings.intent_min_confidence, settings.taxonomy_file or None
-    )
-    engine = sentiment_backend(settings.sentiment_backend, settings.transformer_model_dir)
-
-    interactions = wh.table("interactions").to_pyarrow()
-    messages = wh.table("messages")
-    messages = messages.order_by(["interaction_id", "seq"]).to_pyarrow()
+    # jieba's dictionary load (~1 s, Python) runs in a thread while DuckDB reads (native code,
+    # GIL released); a bad user dictionary still fails before any work is done.
+    with ThreadPoolExecutor(1) as loader:
+        jieba_loaded = loader.submit(segment.tokenizer, settings.user_dictionary)
+        classifier = IntentClassifier.for_workspace(
+            ws.models_dir, settings.intent_min_confidence, settings.taxonomy_file or None
+        )
+        engine = sentiment_backend(settings.sentiment_backend, settings.transformer_model_dir)
+        interactions = wh.table("interactions").to_pyarrow()
+        messages = wh.table("messages")
+        messages = messages.order_by(["interaction_id", "seq"]).to_pyarrow()
+        names = known_names(ws)
+        jieba_loaded.result()
     ids = interactions.column("interaction_id").to_pylist()
     msg_ids = messages.column("interaction_id").to_pylist()
     job = _Job(
@@ -159,7 +167,7 @@ def run(ws: Workspace) -> dict[str, Any]:
         msg_text=messages.column("text").to_pylist(),
         msg_speaker=messages.column("speaker").to_pylist(),
         msg_rows=_rows_of(msg_ids),
-        names=known_names(ws),
+        names=names,
         subject_of=dict(zip(ids, interactions.column("subject").to_pylist(), strict=True)),
         started=dict(zip(ids, interactions.column("started_at").to_pylist(), strict=True)),
         agent_reason=dict(zip(ids, interactions.column("reason").to_pylist(), strict=True)),
@@ -223,10 +231,14 @@ def default_workers() -> int:
     return max(1, min(2, cpus))
 
 
-def _rows_of(msg_ids: list[str]) -> dict[str, list[int]]:
-    rows: dict[str, list[int]] = defaultdict(list)
-    for i, iid in enumerate(msg_ids):
-        rows[iid].append(i)
+def _rows_of(msg_ids: list[str]) -> dict[str, range]:
+    # messages are sorted by interaction: each interaction's rows are one run
+    rows: dict[str, range] = {}
+    lo = 0
+    for iid, run in groupby(msg_ids):
+        hi = lo + sum(1 for _ in run)
+        rows[iid] = range(lo, hi)
+        lo = hi
     return rows
 
 
@@ -238,7 +250,7 @@ class _Job:
     texts: list[str | None]
     msg_text: list[str | None]
     msg_speaker: list[str | None]
-    msg_rows: dict[str, list[int]]
+    msg_rows: dict[str, range]
     names: dict[str, list[str]]
     subject_of: dict[str, Any]
     started: dict[str, Any]
@@ -405,7 +417,7 @@ def _analyse(
             "pii_found": found.get(iid, 0),
             "qa_score": None,
             "qa_passed": None,
-            "keywords": json.dumps(keywords, ensure_ascii=False),
+            "keywords": _JSON.encode(keywords),
         })
     return out
 
