@@ -113,7 +113,20 @@ def phone_fast_path(column: pa.Array | pa.ChunkedArray, region: str) -> pa.Array
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     column = column.cast(pa.string())
-    compact = pc.replace_substring_regex(pc.utf8_trim_whitespace(column), _SEPARATORS, "")
+    trimmed = pc.utf8_trim_whitespace(column)
+    out = _certain_e164(trimmed, region)
+    # Separators only matter for what is left: a value that already has a certain form has
+    # none (digits and "+" only), so compacting the rest alone gives the same result (the
+    # regex replace over every value was a third of this function's time).
+    rest = pc.and_(pc.is_valid(trimmed), pc.is_null(out))
+    if pc.any(rest).as_py():
+        left = pc.if_else(rest, trimmed, pa.scalar(None, pa.string()))
+        out = pc.coalesce(out, _certain_e164(pc.replace_substring_regex(left, _SEPARATORS, ""),
+                                             region))
+    return out
+
+
+def _certain_e164(compact: pa.Array, region: str) -> pa.Array:
     none = pa.scalar(None, pa.string())
     out = pc.if_else(pc.match_substring_regex(compact, _E164_CN_MOBILE), compact, none)
     idd = pc.match_substring_regex(compact, _IDD_CN_MOBILE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
@@ -55,15 +56,21 @@ class Checks:
         return pc.is_null(self.reason)
 
     def split(self, rows: pa.Table, raw: pa.Table, source: str, table: str,
-              locators: pa.Array) -> tuple[pa.Table, pa.Table]:
-        """(good canonical rows, quarantine rows built from ``raw`` columns of bad rows)."""
+              locators: pa.Array | Callable[[pa.Array], pa.Array],
+              ) -> tuple[pa.Table, pa.Table]:
+        """(good canonical rows, quarantine rows built from ``raw`` columns of bad rows).
+
+        ``locators``: one per row, or a function from the bad rows' positions to theirs
+        (so a batch does not build a ``file:line`` string for every good row)."""
         ok = self.ok
         if pc.all(ok).as_py():
             return rows, QUARANTINE_SCHEMA.empty_table()
         bad = pc.invert(ok)
         bad_raw = raw.filter(bad).to_pylist()
+        bad_locators = (locators(pc.indices_nonzero(bad)) if callable(locators)
+                        else pc.filter(locators, bad))
         items = [(loc, reason, dump_raw(rec)) for loc, reason, rec in zip(
-            pc.filter(locators, bad).to_pylist(), pc.filter(self.reason, bad).to_pylist(),
+            bad_locators.to_pylist(), pc.filter(self.reason, bad).to_pylist(),
             bad_raw, strict=True)]
         return rows.filter(ok), quarantine_rows(source, table, items)
 

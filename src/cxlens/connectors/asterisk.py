@@ -127,13 +127,16 @@ def convert(raw: pa.Table, options: ReadOptions, file_name: str = "",
 
     ``locators`` (``file:line`` per row) default to consecutive lines from ``first_line``."""
     n = raw.num_rows
-    unused = {"amaflags", "peeraccount", "linkedid"}
+    # blank → null once per column used as is; the time, number, caller-id and disposition
+    # columns are blanked by the functions that read them (raw.column below)
+    unused = {"amaflags", "peeraccount", "linkedid", "answer", "end", "duration", "billsec",
+              "clid", "disposition"}
     col = {name: V.blank_to_null(raw.column(name)) for name in raw.column_names
            if name not in unused}
     tz = options.timezone
     checks = Checks(n)
-    times = call_times(col["start"], col["answer"], col["end"], col["duration"], col["billsec"],
-                       tz, checks)
+    times = call_times(col["start"], raw.column("answer"), raw.column("end"),
+                       raw.column("duration"), raw.column("billsec"), tz, checks)
     started, answered, ended = times.started, times.answered, times.ended
     duration, billsec = times.duration, times.billsec
 
@@ -159,7 +162,7 @@ def convert(raw: pa.Table, options: ReadOptions, file_name: str = "",
     queue_name = pc.list_element(pc.split_pattern(pc.fill_null(col["lastdata"], ""), ","), 0)
     queue = V.blank_to_null(pc.if_else(is_queue, queue_name, pa.scalar(None, pa.string())))
 
-    disposition = V.map_vocabulary(disposition_key(col["disposition"]), DISPOSITION,
+    disposition = V.map_vocabulary(disposition_key(raw.column("disposition")), DISPOSITION,
                                    default="failed")
     is_answered = pc.equal(disposition, "answered")
     abandoned = pc.and_(inbound, pc.invert(is_answered))
@@ -168,7 +171,7 @@ def convert(raw: pa.Table, options: ReadOptions, file_name: str = "",
     wait = pc.if_else(is_answered, pc.subtract(duration, billsec), duration)
     wait = pc.if_else(pc.less(wait, 0), 0.0, wait)
 
-    contact_name = clid_names(col["clid"])
+    contact_name = clid_names(raw.column("clid"))
 
     if "uniqueid" in col:
         key = col["uniqueid"]
@@ -183,11 +186,10 @@ def convert(raw: pa.Table, options: ReadOptions, file_name: str = "",
         source_id = pc.binary_join_element_wise(
             pc.fill_null(col["channel"], ""), pc.fill_null(col["start"], ""),
             pc.fill_null(col["dst"], ""), "|")
-    source = pa.array([options.source] * n, pa.string()) if n else pa.array([], pa.string())
     rows = pa.table({
-        "source": source,
+        "source": pa.repeat(pa.scalar(options.source, pa.string()), n),
         "source_id": source_id,
-        "channel": pa.array(["phone"] * n, pa.string()),
+        "channel": pa.repeat(pa.scalar("phone", pa.string()), n),
         "direction": direction,
         "queue": queue,
         "agent_id": agent,
@@ -203,11 +205,18 @@ def convert(raw: pa.Table, options: ReadOptions, file_name: str = "",
         "account": col["accountcode"],
         "audio_ref": col["userfield"] if "userfield" in col else pa.nulls(n, pa.string()),
     })
-    if locators is None:
-        locators = pc.binary_join_element_wise(
-            pa.array([file_name] * n, pa.string()),
-            pc.cast(pa.array(range(first_line, first_line + n), pa.int64()), pa.string()), ":")
     rows = R.clean_rows("interactions", rows, options.region)
-    good, quarantine = checks.split(rows, raw, options.source, "interactions", locators)
+    good, quarantine = checks.split(rows, raw, options.source, "interactions",
+                                    locators if locators is not None
+                                    else _line_locators(file_name, first_line))
     # repeated keys are resolved (last wins) by the ingest runner over its whole write buffer
     return good, quarantine, 0
+
+
+def _line_locators(file_name: str, first_line: int):  # noqa: ANN202 - returns a closure
+    """``file:line`` of the rows at the given positions of a batch starting at ``first_line``."""
+    def locate(positions: pa.Array) -> pa.Array:
+        lines = pc.cast(pc.add(positions.cast(pa.int64()), first_line), pa.string())
+        return pc.binary_join_element_wise(
+            pa.repeat(pa.scalar(file_name, pa.string()), len(positions)), lines, ":")
+    return locate
