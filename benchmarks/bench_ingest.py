@@ -115,7 +115,9 @@ def _child(kind: str, path: Path, out: Path) -> None:
                                                "method")}
         doc["rows"] = result.read
     doc["seconds"] = round(time.perf_counter() - t0, 2)
-    doc["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    doc["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)
+    doc["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 2)  # all threads of the process
     print(json.dumps(doc))
 
 
@@ -157,6 +159,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=10_000_000, help="CDR lines")
     parser.add_argument("--data", type=Path, default=None, help="(unused: data is generated)")
     parser.add_argument("--keep", action="store_true", help="keep the generated CSV")
+    parser.add_argument("--results", type=Path, default=RESULTS,
+                        help="where to write the JSON (default benchmarks/results/ingest.json)")
     parser.add_argument("--child", choices=["duckdb", "duckdb-1thread", "cxlens"], help=argparse.SUPPRESS)
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -192,8 +196,8 @@ def main() -> None:
         "load_average_1_5_15_at_end": [round(x, 2) for x in load],
         "goal": "ratio >= 0.40, cxlens peak RSS < 2048 MB",
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(doc, indent=2))
     if not args.keep:
         path.unlink(missing_ok=True)

@@ -87,7 +87,12 @@ def clean_text(column: pa.Array) -> pa.Array:
 def to_float(column: pa.Array) -> tuple[pa.Array, pa.Array]:
     """(float64 values, mask of non-empty values that are not numbers)."""
     column = blank_to_null(column)
-    ok = pc.match_substring_regex(column, _NUMBER)
+    # plain digit strings (nearly every value of a CDR) pass without the regex
+    ok = pc.ascii_is_decimal(column)
+    rest = pc.and_(pc.is_valid(column), pc.invert(ok))
+    if pc.any(rest).as_py():
+        others = pc.if_else(rest, column, pa.scalar(None, pa.string()))
+        ok = pc.or_kleene(ok, pc.match_substring_regex(others, _NUMBER))
     safe = pc.if_else(ok, column, pa.scalar(None, pa.string()))
     values = pc.cast(pc.utf8_trim_whitespace(safe), pa.float64())
     bad = pc.and_kleene(pc.is_valid(column), pc.invert(pc.fill_null(ok, False)))
