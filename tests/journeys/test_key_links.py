@@ -86,6 +86,19 @@ def test_link_map_and_switch(make_workspace):
     assert off.journey_id.nunique().to_pyarrow().as_py() == 4
 
 
+def test_blocked_and_common_lines_never_link(make_workspace):
+    ws = make_workspace("duckdb", name="blocked")
+    ws.settings.identity.blocked_values = ["0755 12345678"]   # a switchboard, any written form
+    _load(ws)
+    stage.run(ws)
+    assert _groups(ws) == [{"b1"}, {"b2"}, {"b3"}, {"b4"}]
+    common = make_workspace("duckdb", name="common")
+    common.settings.identity.max_records_per_value = 2       # the landline is on 3 contacts
+    _load(common)
+    stage.run(common)
+    assert _groups(common) == [{"b1"}, {"b2"}, {"b3"}, {"b4"}]
+
+
 @pytest.mark.slow
 def test_key_links_on_pyspark(make_workspace):
     ws = make_workspace("pyspark")

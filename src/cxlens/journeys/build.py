@@ -314,16 +314,20 @@ def touches(
     case_attach_s: float = CASE_ATTACH_S,
     identifiers: ir.Table | None = None,
     link_s: float = LINK_S,
+    link_blocked: Sequence[str] = (),
+    link_max_records: int | None = None,
 ) -> ir.Table:
     """Every touch of every journey with its ``seq`` — the ``journey_contacts`` rows.
 
     With ``identifiers``, keys whose contacts follow each other on one identifier within
     ``link_s`` are stitched as one customer (:mod:`cxlens.journeys.links`); ``link_s = 0``
-    turns that off.
+    turns that off; ``link_blocked`` and ``link_max_records`` keep switchboards out of it (the
+    identity stage's ``blocked_values`` and ``max_records_per_value``).
     """
     contacts = linked_contacts(interactions, identity_map, self_service_channels)
     if identifiers is not None and link_s > 0:
-        keys = back_to_back_keys(contacts, interactions, identifiers, link_s)
+        keys = back_to_back_keys(contacts, interactions, identifiers, link_s, link_blocked,
+                                 link_max_records)
         contacts = contacts.left_join(keys, "customer_key")
         contacts = contacts.mutate(_identity_key=contacts.customer_key,
                                    customer_key=ibis.coalesce(contacts.journey_key,

@@ -15,6 +15,7 @@ switchboard on thousands of records costs one sort, not a cross product.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import ibis
@@ -26,18 +27,33 @@ LINK_S = 30 * 60.0  # back to back on one line: the IVR leg, a retry, the call p
 
 
 def back_to_back_keys(
-    contacts: ir.Table, interactions: ir.Table, identifiers: ir.Table, link_s: float
+    contacts: ir.Table,
+    interactions: ir.Table,
+    identifiers: ir.Table,
+    link_s: float,
+    blocked: Sequence[str] = (),
+    max_records: int | None = None,
 ) -> ir.Table:
     """``(customer_key, journey_key)`` for the keys joined by back-to-back contacts.
 
     ``contacts`` are :func:`cxlens.journeys.build.linked_contacts` rows. ``journey_key`` is the
     smallest key of the group; keys with no such link are not listed. Groups are closed over
     two hops (a key, the keys it links to and theirs), enough for the IVR leg → retry → call
-    chains seen in practice.
+    chains seen in practice. Values the identity stage never uses are not used here either: an
+    agent's number, ``blocked`` values (a company switchboard: strangers call from it minutes
+    apart) and values on more than ``max_records`` contacts.
     """
+    agents = identifiers.filter(identifiers.record_table == "agents").select("id_value")
     ids = identifiers.filter((identifiers.record_table == "interactions")
                              & identifiers.id_value.notnull())
     ids = ids.select("source", "source_id", "id_type", "id_value").distinct()
+    ids = ids.anti_join(agents.distinct(), "id_value")
+    if blocked:
+        ids = ids.filter(~ids.id_value.isin(list(blocked)))
+    if max_records is not None:
+        per_value = ids.group_by(["id_type", "id_value"]).aggregate(_n=ids.count())
+        common = per_value.filter(per_value._n > max_records).select("id_type", "id_value")
+        ids = ids.anti_join(common, ["id_type", "id_value"])
     rec = interactions.select("source", "source_id", "interaction_id")
     c = contacts.select(
         "interaction_id", "customer_key",

@@ -13,9 +13,12 @@ DAY_S = 86_400.0
 
 def build_expressions(ws: Workspace) -> tuple[Any, Any]:
     """The (touches, journeys-from-stored-touches) builders for this workspace's settings."""
+    from cxlens.identity.stage import edge_rules
+
     wh = ws.warehouse
     cfg = ws.settings.journeys
     web = wh.table("web_events") if cfg.include_web_sessions else None
+    rules = edge_rules(ws)
     touches = build.touches(
         wh.table("interactions"), wh.table("identity_map"),
         window_s=cfg.window_days * DAY_S,
@@ -26,6 +29,8 @@ def build_expressions(ws: Workspace) -> tuple[Any, Any]:
         borrow_s=cfg.reason_borrow_hours * 3600.0,
         split_by_case=cfg.split_by_case,
         identifiers=wh.table("identifiers"),
+        link_blocked=rules.blocked,
+        link_max_records=rules.max_records,
     )
     return touches, build.summarise
 
