@@ -255,11 +255,12 @@ def first_roots(roots: ir.Table) -> ir.Table:
     return roots.group_by("node_id").aggregate(root=roots.root.min())
 
 
-def root_links(roots: ir.Table) -> ir.Table:
+def root_links(roots: ir.Table, first: ir.Table | None = None) -> ir.Table:
     """Integer root–root links (src, dst): a record carrying values with roots r1 < r2 < …
     links each other root to r1 (src > dst). Far fewer rows than record–record links (on the
-    demo ~0.1M instead of ~1.6M), small enough for :func:`components` to label in memory."""
-    first = first_roots(roots).view()
+    demo ~0.1M instead of ~1.6M), small enough for :func:`components` to label in memory.
+    ``first`` is :func:`first_roots` of ``roots`` when the caller already has it."""
+    first = (first_roots(roots) if first is None else first).view()
     f = first.select(fnode=first.node_id, froot=first.root)
     j = roots.join(f, roots.node_id == f.fnode)
     return j.filter(j.root != j.froot).select(src=j.root, dst=j.froot).distinct()

@@ -102,7 +102,7 @@ def assign(wh: Warehouse, labels: ir.Table, now: datetime) -> tuple[ir.Table, ir
     label_key = kept.union(fresh)
 
     # Splink's memberships are never excluded: read them from every membership
-    methods = node_methods(cur.select("node_id", "label"), wh.table("identity_edges_all"))
+    methods = node_methods(j.select("node_id", "label"), wh.table("identity_edges_all"))
     by_node = j.join(label_key, "label").join(methods, "node_id")
     stamp = ibis.literal(now, type="timestamp")
     keys = by_node.select(

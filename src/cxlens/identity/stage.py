@@ -72,8 +72,13 @@ def full_run(ws: Workspace) -> dict[str, Any]:
     cached = [roots]
     try:
         labels, final = graph.LABELS
-        linked = graph.components(wh, graph.root_links(roots), labels)
-        first = graph.node_labels(graph.first_roots(roots), wh.table(labels))
+        # each record's first root: read by the links and the labels (grouped once)
+        fr = graph.first_roots(roots).cache()
+        cached.append(fr)
+        linked = graph.components(wh, graph.root_links(roots, fr), labels)
+        # the pass-1 label of every linked record: read twice by the weak rule
+        first = graph.node_labels(fr, wh.table(labels)).cache()
+        cached.append(first)
         # the weak memberships kept (read twice: cached); only the few excluded are written
         kept_weak = graph.anchored_weak_edges(edges_all, first, settings.weak_types).cache()
         cached.append(kept_weak)
@@ -81,8 +86,10 @@ def full_run(ws: Workspace) -> dict[str, Any]:
         wh.replace(graph.EXCLUDED, every_weak.anti_join(kept_weak, ["node_id", "edge"]))
         all_roots = ibis.union(roots, graph.value_roots(kept_weak), distinct=True).cache()
         cached.append(all_roots)
-        linked = graph.components(wh, graph.root_links(all_roots), final)
-        labelled = graph.node_labels(graph.first_roots(all_roots), wh.table(final))
+        fr_all = graph.first_roots(all_roots).cache()
+        cached.append(fr_all)
+        linked = graph.components(wh, graph.root_links(all_roots, fr_all), final)
+        labelled = graph.node_labels(fr_all, wh.table(final))
         return _write_keys(ws, labelled, now, {
             "mode": "full", "linked_roots": linked, "fuzzy_matches": matches,
             "seconds_graph": round(time.perf_counter() - t0, 2),
