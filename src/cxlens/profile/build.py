@@ -215,7 +215,7 @@ def json_object(t: ir.Table, fields: list[str]) -> ir.StringValue:
         pieces.append(ibis.literal(prefix).concat(value))
     if not pieces:
         return ibis.literal("{}")
-    out = pieces[0]
-    for piece in pieces[1:]:
-        out = out.concat(piece)
-    return out.concat("}")
+    # One n-ary join (CONCAT_WS on DuckDB and Spark), not a chain of binary ``||``: the chain
+    # copied the growing string at every one of its ~120 steps, and that projection was half
+    # of the customer_360 query. No piece is NULL (each says "null" instead), so the two agree.
+    return ibis.literal("").join([*pieces, ibis.literal("}")])

@@ -39,13 +39,14 @@ LOOKUP_TABLES = {
 
 
 def identity_lookup(wh: Warehouse) -> ir.Table:
-    """Every stored identifier value with the customer(s) whose records carry it."""
-    ids = wh.table("identifiers").select("record_table", "source", "source_id", "id_type",
-                                         "id_value")
-    imap = wh.table("identity_map").select(*RECORD_KEY, "customer_key")
-    j = ids.join(imap, RECORD_KEY)
-    return j.select("id_value", "id_type", "customer_key").distinct().order_by(
-        ["id_value", "customer_key"])
+    """Every stored identifier value with the customer(s) whose records carry it.
+
+    Read from the materialised ``customer_identifiers`` (:func:`refresh` writes it first): its
+    keys are the distinct (customer, id_type, id_value) of the same identifiers ⋈ identity_map
+    join, so joining the two big tables again would only repeat that work.
+    """
+    t = wh.table("customer_identifiers")
+    return t.select("id_value", "id_type", "customer_key").order_by(["id_value", "customer_key"])
 
 
 def customer_identifiers(wh: Warehouse) -> ir.Table:
@@ -122,9 +123,10 @@ INDEXES: dict[str, tuple[str, str]] = {
     **{f"cx_ix_{table}": (table, column) for table, column in LOOKUP_TABLES.items()},
 }
 
+# in build order: identity_lookup reads customer_identifiers
 BUILDERS: dict[str, Callable[[Warehouse], ir.Table]] = {
-    "identity_lookup": identity_lookup,
     "customer_identifiers": customer_identifiers,
+    "identity_lookup": identity_lookup,
     "customer_timeline": customer_timeline,
 }
 
