@@ -88,7 +88,10 @@ def _run(ws: Workspace) -> dict[str, Any]:
 
     final_touched = graph.active_edges(wh).semi_join(touched, "edge")
     key_of_edge: dict[str, set[str]] = {}
-    kmap = wh.table("identity_keys")
+    # node → key of the touched records only (identity_nodes ⋈ identity_map on the record key)
+    their_nodes = nodes.semi_join(final_touched, "node_id")
+    imap = wh.table("identity_map")
+    kmap = their_nodes.join(imap, list(RECORD_KEY)).select("node_id", "customer_key")
     for row in final_touched.join(kmap, "node_id").select("edge", "customer_key").distinct() \
             .to_pyarrow().to_pylist():
         key_of_edge.setdefault(row["edge"], set()).add(row["customer_key"])
@@ -161,7 +164,6 @@ def _write(ws: Workspace, new_nodes: Any, active: Any, assigned: list[dict[str, 
     wh = ws.warehouse
     offset = pc.min(new_nodes.column("node_id")).as_py() - 1
     mine = active.filter(pc.greater(active.column("node_id"), offset))
-    keys_rows = pa.Table.from_pylist(assigned)
     by_node = {r["node_id"]: r for r in assigned}
     with wh.transaction():
         wh.append("identity_nodes", new_nodes)
@@ -170,7 +172,6 @@ def _write(ws: Workspace, new_nodes: Any, active: Any, assigned: list[dict[str, 
         dropped = mine.filter(pc.is_in(mine.column("edge"),
                                        pa.array(sorted(excluded_weak), pa.string())))
         wh.append(graph.EXCLUDED, dropped)
-        wh.append("identity_keys", keys_rows)
         rows = [{**r, **{k: by_node[r["node_id"]][k] for k in
                          ("customer_key", "method", "updated_at")}}
                 for r in new_nodes.to_pylist()]

@@ -65,7 +65,7 @@ def node_methods(nodes_labels: ir.Table, edges: ir.Table) -> ir.Table:
 
 
 def assign(wh: Warehouse, labels: ir.Table, now: datetime) -> tuple[ir.Table, ir.Table]:
-    """Expressions for the new keys by node (→ ``identity_keys``) and the key changes.
+    """Expressions for the new keys by node (→ :func:`identity_map`) and the key changes.
 
     ``labels`` holds (node_id, label) of the linked records (:func:`graph.components`); a
     record absent from it is a component of its own.
@@ -126,9 +126,9 @@ def assign(wh: Warehouse, labels: ir.Table, now: datetime) -> tuple[ir.Table, ir
     return keys, merged.union(split)
 
 
-def identity_map(wh: Warehouse) -> ir.Table:
-    """``identity_map`` rows from the materialised ``identity_keys`` scratch table."""
+def identity_map(wh: Warehouse, keys: ir.Table) -> ir.Table:
+    """``identity_map`` rows from :func:`assign`'s keys by node (written once: no scratch copy
+    keyed by node id is kept; the incremental run reads node → key through ``identity_nodes``)."""
     nodes = wh.table("identity_nodes")
-    keys = wh.table("identity_keys")
     j = nodes.join(keys, "node_id")
     return j.select(*RECORD_KEY, "customer_key", "method", "updated_at")

@@ -103,10 +103,13 @@ def _write_keys(ws: Workspace, labels: Any, now: datetime,
                 summary: dict[str, Any]) -> dict[str, Any]:
     wh = ws.warehouse
     keys_expr, changes = keys.assign(wh, labels, now)
-    wh.replace("identity_keys", keys_expr)
     with wh.transaction():
         wh.append_expr("identity_changes", changes)
-        wh.replace("identity_map", keys.identity_map(wh))
+        wh.replace("identity_map", keys.identity_map(wh, keys_expr))
+        # no longer written (node → key is identity_nodes ⋈ identity_map): emptied so no
+        # stale copy of an earlier run's keys lingers
+        if wh.table("identity_keys").count().execute():
+            wh.replace("identity_keys", keys_expr.limit(0))
     return {**summary, **map_summary(ws, now)}
 
 
