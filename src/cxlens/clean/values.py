@@ -64,6 +64,17 @@ def map_distinct(column: pa.Array, fn: Callable[[str], object], out_type: pa.Dat
     return pc.take(mapped, encoded.indices)
 
 
+def per_distinct(column: pa.Array | pa.ChunkedArray,
+                 compute: Callable[[pa.Array], pa.Array]) -> pa.Array:
+    """Apply a vectorised ``compute`` to the distinct values only and broadcast back: for
+    low-cardinality columns (a CDR's contexts, queue arguments) where the kernel costs more
+    than the dictionary encoding (``split_pattern`` over 1M rows: 0.46 s; over 8 distinct
+    values plus the encoding: ~0.01 s)."""
+    column = as_string(column)
+    encoded = pc.dictionary_encode(column)
+    return pc.take(compute(encoded.dictionary), encoded.indices)
+
+
 # -- text -------------------------------------------------------------------------------------
 def clean_name(raw: str) -> str | None:
     """NFKC (full-width → half-width), collapsed whitespace; 繁/简 kept as given."""

@@ -144,8 +144,8 @@ def convert(raw: pa.Table, options: ReadOptions, file_name: str = "",
     context = pc.fill_null(col["dcontext"], "")
     src_external = pc.fill_null(pc.match_substring_regex(src, EXTERNAL_NUMBER), False)
     dst_external = pc.fill_null(pc.match_substring_regex(dst, EXTERNAL_NUMBER), False)
-    ctx_in = pc.match_substring_regex(context, INBOUND_CONTEXT)
-    ctx_out = pc.match_substring_regex(context, OUTBOUND_CONTEXT)
+    ctx_in = V.per_distinct(context, lambda c: pc.match_substring_regex(c, INBOUND_CONTEXT))
+    ctx_out = V.per_distinct(context, lambda c: pc.match_substring_regex(c, OUTBOUND_CONTEXT))
     direction = pc.case_when(
         pc.make_struct(ctx_in, pc.and_(ctx_out, dst_external), ctx_out, src_external,
                        dst_external),
@@ -159,7 +159,8 @@ def convert(raw: pa.Table, options: ReadOptions, file_name: str = "",
     agent = V.blank_to_null(agent)
     is_queue = pc.fill_null(pc.equal(pc.utf8_lower(pc.fill_null(col["lastapp"], "")), "queue"),
                             False)
-    queue_name = pc.list_element(pc.split_pattern(pc.fill_null(col["lastdata"], ""), ","), 0)
+    queue_name = V.per_distinct(pc.fill_null(col["lastdata"], ""),
+                                lambda d: pc.list_element(pc.split_pattern(d, ","), 0))
     queue = V.blank_to_null(pc.if_else(is_queue, queue_name, pa.scalar(None, pa.string())))
 
     disposition = V.map_vocabulary(disposition_key(raw.column("disposition")), DISPOSITION,
