@@ -153,20 +153,31 @@ def _local_day(ws: Workspace, t: ir.Table, o_lo: datetime, o_hi: datetime) -> ir
     return t.mutate(day=local.date(), hour=local.hour())
 
 
-def build(ws: Workspace, dims: tuple[str, ...] = ROLLUP_DIMS) -> pa.Table:
-    """The daily rollup rows (long format: one row per day × ``dims`` × KPI)."""
+Span = tuple[datetime, datetime] | None
+
+
+def build(ws: Workspace, dims: tuple[str, ...] = ROLLUP_DIMS, *, stamp: str | None = None,
+          span: Span = None) -> pa.Table:
+    """The daily rollup rows (long format: one row per day × ``dims`` × KPI).
+
+    ``stamp`` and ``span`` (:func:`fingerprint`, the UTC span the local days are computed over)
+    are passed by :func:`run`, which builds several tables from the same warehouse state.
+    """
     from cxlens.metrics import query
 
-    stamp = fingerprint(ws)
-    span = _offsets(ws)
+    stamp = stamp or fingerprint(ws)
+    span = span or _offsets(ws)
     parts: list[pa.Table] = []
     if span is not None:
-        groups: dict[tuple[str, frozenset[str]], list[Kpi]] = {}
+        # One query per fact table: a KPI needing an extra join (sentiment) rides along with the
+        # others — that join is a left join on one row per interaction, so it adds no rows and
+        # every other KPI's sums are unchanged; a query of its own scanned the facts again.
+        groups: dict[str, list[Kpi]] = {}
         cache: dict[str, Any] = {}
         for k in rollup_kpis():
             if query.has_data(ws, k, cache):
-                groups.setdefault((k.fact, k.extra), []).append(k)
-        for (fact, _extra), kpis in groups.items():
+                groups.setdefault(k.fact, []).append(k)
+        for fact, kpis in groups.items():
             joins = query._joins(kpis, dims, []) | {"contact"}
             t = _local_day(ws, query._fact(ws, fact, joins, None, None, {}), *span)
             result = (t.group_by(["day", *dims])
@@ -196,11 +207,11 @@ def _offsets(ws: Workspace) -> tuple[datetime, datetime] | None:
     return None if lo is None or hi is None else query._offset_span(ws, lo, hi)
 
 
-def hourly(ws: Workspace, stamp: str) -> ir.Table | None:
+def hourly(ws: Workspace, stamp: str, span: Span = None) -> ir.Table | None:
     """Offered contacts per local day × hour × dimension (None without interactions)."""
     from cxlens.metrics import query
 
-    span = _offsets(ws)
+    span = span or _offsets(ws)
     if span is None:
         return None
     joins = query._joins([], ROLLUP_DIMS, [])
@@ -210,13 +221,13 @@ def hourly(ws: Workspace, stamp: str) -> ir.Table | None:
             .aggregate(contacts=t.count(), fingerprint=ibis.literal(stamp)).order_by("day"))
 
 
-def customers(ws: Workspace, stamp: str) -> ir.Table | None:
+def customers(ws: Workspace, stamp: str, span: Span = None) -> ir.Table | None:
     """Distinct identified customers (dense integers) per local day × dimension, with the
     number of their offered contacts: the population of ``contacts_per_customer``."""
     from cxlens.metrics import query
 
     k = KPIS["contacts_per_customer"]
-    span = _offsets(ws)
+    span = span or _offsets(ws)
     if span is None or not query.has_data(ws, k):
         return None
     joins = query._joins([k], ROLLUP_DIMS, []) | {"contact"}
@@ -237,15 +248,15 @@ def run(ws: Workspace) -> dict[str, Any]:
     t0 = time.perf_counter()
     wh = ws.warehouse
     wh.migrate(list(TABLES))
-    stamp = fingerprint(ws)
+    stamp, span = fingerprint(ws), _offsets(ws)
     # Emptied first, written last: while the others are rebuilt the daily rollup is not fresh.
     wh.replace(DAILY, pa.table({"kpi": pa.array([], pa.string())}))
     out: dict[str, Any] = {}
     for name, make in ((HOURLY, hourly), (CUSTOMERS, customers)):
-        expr = make(ws, stamp)
+        expr = make(ws, stamp, span)
         out[f"{name}_rows"] = (wh.replace(name, expr) if expr is not None else
                                wh.replace(name, pa.table({"day": pa.array([], pa.date32())})))
-    out["agent_rollup_rows"] = wh.replace(AGENTS, build(ws, AGENT_DIMS))
-    out["rollup_rows"] = wh.replace(DAILY, build(ws))
+    out["agent_rollup_rows"] = wh.replace(AGENTS, build(ws, AGENT_DIMS, stamp=stamp, span=span))
+    out["rollup_rows"] = wh.replace(DAILY, build(ws, stamp=stamp, span=span))
     out["seconds"] = round(time.perf_counter() - t0, 2)
     return out
