@@ -259,7 +259,7 @@ class _Job:
     engine: Any
     user_dictionary: str
     cache: RedactionCache = field(default_factory=dict)  # per process, across chunks
-    row_of: dict[str, int] = field(default_factory=dict)
+    row_of: dict[str, int] = field(init=False)  # interaction id → row
 
     def __post_init__(self) -> None:
         self.row_of = {iid: i for i, iid in enumerate(self.ids)}
@@ -302,11 +302,11 @@ def _chunk(job: _Job, group_ids: list[str]) -> _Part:
             turns[iid] = conv
         row = job.row_of.get(iid)
         text = job.texts[row] if row is not None else None
-        if text:
+        if text and row is not None:
             result = redact_transcript(text, known, cache)
             if result.found:
                 found[iid] += result.found
-                changed_inter[row] = result.text  # type: ignore[index]
+                changed_inter[row] = result.text
             redacted[iid] = result.text
     with_text = [iid for iid in group_ids
                  if iid in job.row_of and (iid in redacted or iid in turns)]
