@@ -118,3 +118,21 @@ def test_keyword_matches_equal_one_big_alternation() -> None:
         assert rules._keywords(lowered) == _plain_keyword_matches(rules, lowered), text
     assert rules._keywords("prefund xrefund") == []
     assert rules.predict(tricky[2]).intent != "other"
+
+
+def test_keyword_index_covers_unusual_keywords(tmp_path: Any) -> None:
+    from cxlens.text.intent import KeywordRules, Taxonomy
+
+    body = "reasons:\n" + "".join(
+        f"  - code: {code}\n    label: {{zh: {code}, en: {code}}}\n"
+        f"    keywords: {{en: {en}, zh: {zh}}}\n"
+        for code, en, zh in [
+            ("billing", '["wi-fi", "#refund", "5g plan", "-fee", "bill"]', '["账单", "5g套餐"]'),
+            ("delivery", '["fee", "plan b", "wi"]', '["快递", "递"]'),
+        ])
+    path = tmp_path / "tax.yaml"
+    path.write_text(body, encoding="utf-8")
+    rules = KeywordRules(Taxonomy.load(path))
+    for text in ["my wi-fi bill has a -fee and a #refund for the 5g plan, plan b",
+                 "wifi wi fi #refunds 5g plans 5g套餐快递递 账单", "x-fee fee-x -fee- bill", ""]:
+        assert rules._keywords(text) == _plain_keyword_matches(rules, text), text

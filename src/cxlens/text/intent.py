@@ -32,6 +32,7 @@ OTHER = "other"
 MAX_CHARS = 4000  # a reason is stated early; a 1 MB e-mail must not cost a second
 _WORDY = re.compile(r"[^\W_]")  # a letter, digit or Han character: something to read a reason in
 _ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")  # the [a-z0-9] of a word boundary
+_ASCII_WORD = re.compile(r"[a-z0-9]+")
 
 
 @dataclass
@@ -131,10 +132,18 @@ class KeywordRules:
             for k in reason.keywords:
                 self._codes.setdefault(k.lower(), []).append(code)
         self._alts = sorted(self._codes, key=len, reverse=True)
+        # Candidates for a text: Chinese keywords by their first character; ASCII keywords by
+        # their first word, which a whole-word match must find as a word of the text.
         self._by_first: dict[str, list[str]] = defaultdict(list)
+        self._by_word: dict[str, list[str]] = defaultdict(list)
         for k in self._alts:
-            self._by_first[k[:1]].append(k)
+            head = _ASCII_WORD.match(k) if k.isascii() else None
+            if head is not None:
+                self._by_word[head.group()].append(k)
+            else:
+                self._by_first[k[:1]].append(k)
         self._firsts = frozenset(c for c in self._by_first if c)
+        self._words = frozenset(self._by_word)
         self._order = {c: i for i, c in enumerate(taxonomy.top)}
 
     def _keywords(self, text: str) -> list[str]:
@@ -145,13 +154,16 @@ class KeywordRules:
         longest first where several start at one place, skipping overlaps."""
         if "" in self._codes:  # an empty keyword matches between every two characters
             return [m.group() for m in _alternation(tuple(self._alts)).finditer(text)]
+        candidates = [k for c in self._firsts.intersection(text) for k in self._by_first[c]]
+        if self._words:
+            words = self._words.intersection(_ASCII_WORD.findall(text))
+            candidates.extend(k for w in words for k in self._by_word[w])
         found = []
-        for c in self._firsts.intersection(text):
-            for k in self._by_first[c]:
-                at = text.find(k)
-                while at >= 0:
-                    found.append((at, -len(k), k))
-                    at = text.find(k, at + 1)
+        for k in candidates:
+            at = text.find(k)
+            while at >= 0:
+                found.append((at, -len(k), k))
+                at = text.find(k, at + 1)
         if not found:
             return []
         found.sort()
