@@ -159,11 +159,16 @@ class BuiltinBackend:
         zh = [i for i, lang in enumerate(languages) if lang == "zh"]
         if zh:
             out[zh] = _zh_model().scores([texts[i] for i in zh])
-        vader = _vader()
         for i, lang in enumerate(languages):
             if lang != "zh" and texts[i] and _LATIN.search(texts[i]):
-                out[i] = vader.polarity_scores(texts[i][: ngrams.MAX_CHARS])["compound"]
+                out[i] = _vader_compound(texts[i][: ngrams.MAX_CHARS])
         return out
+
+
+@lru_cache(maxsize=100_000)
+def _vader_compound(text: str) -> float:
+    # VADER is pure Python (~0.1 ms a turn) and templated English turns repeat across a run
+    return float(_vader().polarity_scores(text)["compound"])
 
 
 class TransformerBackend:
