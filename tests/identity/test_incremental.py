@@ -43,3 +43,16 @@ def test_incremental_equals_full(make_workspace):
     assert stage.run(inc)["mode"] == "full"
     stage.run(full, mode="full")
     assert _map(inc) == _map(full)
+
+
+def test_tables_of_an_earlier_version_take_a_full_run(make_workspace):
+    ws = _prepare(make_workspace())
+    # an earlier version kept node -> key rows in identity_keys and every kept membership in
+    # identity_edges; read as today's excluded memberships they would mislead the batch
+    wh = ws.warehouse
+    assert wh.table("identity_keys").count().execute() == 0
+    nodes = wh.table("identity_nodes").to_pyarrow().slice(0, 1)
+    wh.append("identity_keys", pa.table({"node_id": nodes.column("node_id"),
+                                         "customer_key": ["C0000000001"], "method": ["singleton"]}))
+    assert stage.run(ws)["mode"] == "full"
+    assert wh.table("identity_keys").count().execute() == 0

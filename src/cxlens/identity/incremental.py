@@ -56,6 +56,10 @@ def _run(ws: Workspace) -> dict[str, Any]:
     n_nodes = _count(nodes)
     if n_nodes == 0 or _count(wh.table("identity_map")) == 0:
         raise _Fallback("no earlier identity map")
+    if _count(wh.table("identity_keys")):
+        # written by an earlier version, whose identity_edges held every kept membership (now
+        # only the excluded ones): a full run rewrites both in the current form
+        raise _Fallback("identity tables of an earlier version")
     recs = graph.records(wh)
     new = recs.anti_join(nodes, list(RECORD_KEY))
     n_new, n_all = _count(new), _count(recs)
