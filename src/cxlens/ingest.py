@@ -342,6 +342,9 @@ class _Writer:
             return
         rows, dups, prepared = _prepare(self.target, table, parts, quarantine,
                                         self.result.ingest_id, self._hash_con)
+        if prepared is not None and prepared.key_hashes is not None:
+            # in submission order, so the writes see the keys of every earlier write
+            prepared.repeats_written = self.keys.record(table, prepared.key_hashes)
         self._wait()
         self.written[table] += rows
         self.duplicates[table] += dups

@@ -70,6 +70,8 @@ class PreparedRecords:
     # numpy uint64 ``key_hashes(data)`` when the preparer computed them (the ingest runner
     # does, off the writer thread); None: the write computes them itself
     key_hashes: Any = None
+    # WrittenKeys.record(table, key_hashes) when the preparer already recorded them
+    repeats_written: bool | None = None
 
 
 def prepare_records(
@@ -119,23 +121,38 @@ class WrittenKeys:
         self.skipped = 0  # writes whose DELETEs were skipped (for tests and profiling)
 
     def may_exist(self, raw: Any, table: str, sources: list[str | None],
-                  hashes: Any) -> bool:
+                  hashes: Any, repeats: bool | None = None) -> bool:
         """True when a key of this write may already be stored; records the keys either way.
 
-        ``hashes``: numpy uint64 array of ``hash(source, source_id)`` of the write's keys."""
-        import numpy as np
-
+        ``hashes``: numpy uint64 array of ``hash(source, source_id)`` of the write's keys.
+        ``repeats``: :meth:`record`'s answer for them when the caller already recorded them
+        (the ingest runner does, on its main thread, so the writer thread skips the search)."""
         found = False
         for source in sources:
             if (table, source) not in self._stored_before:
                 self._stored_before[(table, source)] = _stored_before(raw, table, source)
             found = found or self._stored_before[(table, source)]
+        if repeats is None:
+            if self._count > self.MAX_HASHES:
+                return True
+            repeats = self.record(table, hashes)
+        if not (found or repeats):
+            self.skipped += 1
+        return found or repeats
+
+    def record(self, table: str, hashes: Any) -> bool:
+        """Remember one write's key hashes, in write order; True when one of them was written
+        before (to ``table``) — or when past :data:`MAX_HASHES`, where every write deletes.
+        Needs no warehouse: the ingest runner calls it on its main thread."""
+        import numpy as np
+
         if self._count > self.MAX_HASHES:
             return True
         # np.sort, not np.unique: numpy 2.4's unique took 0.5 s per 500k keys, the sort 30 ms.
         # One sorted array per write: merging them into one saved ~1 s of CPU over 10M keys
         # but copies every key at each merge (peak RSS +100 MB in that run)
         chunk = np.sort(np.asarray(hashes, dtype=np.uint64))
+        found = False
         for seen in self._hashes.get(table, []):
             at = np.searchsorted(seen, chunk).clip(max=len(seen) - 1)
             if bool((seen[at] == chunk).any()):
@@ -143,8 +160,6 @@ class WrittenKeys:
                 break
         self._hashes.setdefault(table, []).append(chunk)
         self._count += len(chunk)
-        if not found:
-            self.skipped += 1
         return found or self._count > self.MAX_HASHES
 
 
@@ -208,7 +223,8 @@ def _write_duckdb(raw: Any, prepared: PreparedRecords, written: WrittenKeys | No
     _cx_quarantine = prepared.quarantine  # noqa: F841
     if data.num_rows:
         keys = data.select(["source", "source_id"])
-        delete = _must_delete(raw, table, keys, written, prepared.key_hashes)
+        delete = _must_delete(raw, table, keys, written, prepared.key_hashes,
+                              prepared.repeats_written)
         if delete:
             _cx_keys = keys.group_by(keys.column_names).aggregate([])  # noqa: F841
             raw.execute(f'DELETE FROM "{table}" t WHERE EXISTS (SELECT 1 FROM _cx_keys k WHERE '
@@ -246,14 +262,14 @@ def key_hashes(keys: pa.Table, con: Any) -> Any:
 
 
 def _must_delete(raw: Any, table: str, keys: pa.Table, written: WrittenKeys | None,
-                 hashes: Any = None) -> bool:
+                 hashes: Any = None, repeats: bool | None = None) -> bool:
     """Whether a write's (source, source_id) ``keys`` need the upsert's DELETEs."""
     if written is None:
         return True
-    if hashes is None:
+    if hashes is None and repeats is None:
         hashes = key_hashes(keys, raw)
     sources = pc.unique(keys.column("source")).to_pylist()
-    return written.may_exist(raw, table, sources, hashes)
+    return written.may_exist(raw, table, sources, hashes, repeats)
 
 
 def _interaction_ids(data: pa.Table) -> pa.Array | pa.ChunkedArray:

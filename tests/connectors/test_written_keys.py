@@ -148,3 +148,18 @@ def test_keep_last_shortcut_matches_the_group_by():
         want, want_dups = keep_last(repeated)
         assert dups == want_dups == 1
         assert got.equals(want)
+
+
+def test_record_on_the_main_thread_then_may_exist() -> None:
+    """The runner records each write's hashes in submission order (``record``) and hands the
+    answer to the writer (``repeats``): the writer then only checks rows stored before."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE interactions (source VARCHAR, source_id VARCHAR)")
+    con.execute("CREATE TABLE identifiers (source VARCHAR, source_id VARCHAR, "
+                "record_table VARCHAR)")
+    keys = WrittenKeys()
+    assert keys.record("interactions", np.array([4, 2], np.uint64)) is False
+    assert keys.record("interactions", np.array([7, 2], np.uint64)) is True
+    assert keys.may_exist(con, "interactions", ["pbx"], None, repeats=False) is False
+    assert keys.may_exist(con, "interactions", ["pbx"], None, repeats=True) is True
+    assert keys.skipped == 1
