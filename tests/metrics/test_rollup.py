@@ -196,3 +196,20 @@ def test_compute_many_equals_compute_one_by_one(make_workspace):
                                                      use_rollup=False))
     with pytest.raises(metrics.query.NotFoundError):
         metrics.compute_many(ws, ["handled", "no_such_kpi"])
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_pyspark_builds_the_same_rollups(make_workspace):
+    """The rollup build (one query per fact, the sentiment KPI riding with the contacts) gives
+    the same rows on Spark as on DuckDB."""
+    duck = make_workspace("duckdb")
+    spark = make_workspace("pyspark", name="spark")
+    rows = {}
+    for ws in (duck, spark):
+        metrics_fixture.load(ws)
+        table = rollup.build(ws).drop_columns(["built_at"])
+        rows[ws.warehouse.backend] = sorted(
+            (tuple(round(v, 6) if isinstance(v, float) else v for v in row.values())
+             for row in table.to_pylist()), key=repr)
+    assert rows["duckdb"] and rows["duckdb"] == rows["pyspark"]

@@ -157,3 +157,26 @@ def test_profile_stage_on_empty_map(make_workspace):
     ws = make_workspace()
     assert profile_stage.run(ws)["customers"] == 0
     assert set(schema.DERIVED["customer_360"]) >= {"customer_key", "profile_json", "updated_at"}
+
+
+@pytest.mark.spark
+def test_profile_json_is_the_same_text_on_duckdb_and_spark(make_workspace):
+    """``json_object`` (one CONCAT_WS) renders nulls, quotes, timestamps and numbers alike."""
+    from datetime import datetime
+
+    import ibis
+
+    from cxlens.profile.build import json_object
+
+    rows = {"k": ["a", "b"], "name": ['say "hi" \\ ok', None], "n": [3, None],
+            "x": [1.5, None], "flag": [True, None], "at": [datetime(2026, 1, 2, 3, 4, 5), None]}
+    texts = {}
+    for engine in ("duckdb", "pyspark"):
+        con = make_workspace(engine, name=engine).warehouse.con
+        t = ibis.memtable(rows)
+        expr = t.select("k", j=json_object(t, ["name", "n", "x", "flag", "at"])).order_by("k")
+        texts[engine] = con.to_pyarrow(expr).column("j").to_pylist()
+    assert texts["duckdb"] == texts["pyspark"]
+    assert json.loads(texts["duckdb"][0]) == {"name": 'say "hi" \\ ok', "n": 3, "x": 1.5,
+                                              "flag": True, "at": "2026-01-02T03:04:05"}
+    assert json.loads(texts["duckdb"][1]) == dict.fromkeys(["name", "n", "x", "flag", "at"])

@@ -205,7 +205,9 @@ def json_object(t: ir.Table, fields: list[str]) -> ir.StringValue:
             escaped = col.replace("\\", "\\\\").replace('"', '\\"')
             value = ibis.ifelse(col.isnull(), "null", ibis.literal('"').concat(escaped, '"'))
         elif dtype.is_timestamp() or dtype.is_date():
-            text = col.strftime("%Y-%m-%dT%H:%M:%S") if dtype.is_timestamp() else col.cast("string")
+            # date and time apart: Spark's date_format rejects a bare "T" in the pattern
+            text = (col.strftime("%Y-%m-%d").concat("T", col.strftime("%H:%M:%S"))
+                    if dtype.is_timestamp() else col.cast("string"))
             value = ibis.ifelse(col.isnull(), "null", ibis.literal('"').concat(text, '"'))
         elif dtype.is_boolean():
             value = ibis.ifelse(col.isnull(), "null", ibis.ifelse(col, "true", "false"))
