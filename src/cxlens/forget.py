@@ -3,8 +3,10 @@
 The person is the customer behind the identifier (see :func:`cxlens.profile.find_customer`);
 when the identity stage has not run yet, the records carrying the identifier are the person.
 Removed: their source records in every canonical table, the messages and text insights of their
-interactions, their identifiers, identity rows (map, matches, graph scratch), customer_360,
-journeys, scores and decisions. The audit log gets one entry naming the erased customer key and
+interactions, their QA results and audio metrics, their identifiers, identity rows (map,
+matches, every graph scratch table), customer_360, journeys and journey contacts, scores and
+decisions. ``tests/profile/test_forget_everywhere.py`` runs every stage, forgets one person and
+scans every column of every table for anything of theirs. The audit log gets one entry naming the erased customer key and
 row counts only. Forgetting again finds nothing and says so (idempotent).
 """
 
@@ -27,8 +29,14 @@ if TYPE_CHECKING:
 
 RECORD_KEY = ["record_table", "source", "source_id"]
 # derived tables keyed by customer_key
-BY_CUSTOMER = ("customer_360", "journeys", "scores", "decisions",
+BY_CUSTOMER = ("customer_360", "journeys", "journey_contacts", "scores", "decisions",
                "identity_lookup", "customer_identifiers", "customer_timeline")
+# derived tables keyed by interaction_id (texts, QA evidence spans, audio metrics)
+INTERACTION_TABLES = ("messages", "interaction_insights", "journey_contacts", "qa_results",
+                      "speech_metrics")
+# identity scratch tables keyed by node_id (identity_edges_all holds the normalised values)
+NODE_TABLES = ("identity_nodes", "identity_edges", "identity_edges_all", "identity_keys",
+               "identity_labels_a", "identity_labels_b")
 
 
 @dataclass
@@ -108,7 +116,7 @@ def forget(ws: Workspace, identifier: str, actor: str = "cli") -> Erasure:
     inter = wh.table("interactions")
     mine_i = rec_table.filter(rec_table.record_table == "interactions").select("source", "source_id")
     iids = inter.semi_join(mine_i, ["source", "source_id"]).select("interaction_id")
-    for table in ("messages", "interaction_insights"):
+    for table in INTERACTION_TABLES:
         t = wh.table(table)
         stage(table, t.semi_join(iids, "interaction_id").select("interaction_id"))
     ids = wh.table("identifiers")
@@ -117,8 +125,7 @@ def forget(ws: Workspace, identifier: str, actor: str = "cli") -> Erasure:
     stage("identity_map", imap.semi_join(rec_table, RECORD_KEY).select(*RECORD_KEY))
     nodes = wh.table("identity_nodes")
     node_ids = nodes.semi_join(rec_table, RECORD_KEY).select("node_id")
-    for table in ("identity_nodes", "identity_edges", "identity_keys",
-                  "identity_labels_a", "identity_labels_b"):
+    for table in NODE_TABLES:
         t = wh.table(table)
         stage(table, t.semi_join(node_ids, "node_id").select("node_id"))
     matches = wh.table("identity_matches")

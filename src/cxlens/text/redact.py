@@ -324,8 +324,11 @@ def _compiled_names(names: tuple[str, ...]) -> re.Pattern[str] | None:
     if not variants:
         return None
     ordered = sorted(variants, key=len, reverse=True)
+    # An ASCII name ends where ASCII letters and digits end: ``\b`` would not fire between
+    # "是" and "Bob" (CJK characters are word characters too), so "我是Bob Li" kept the name.
     alternatives = "|".join(
-        rf"\b{re.escape(v)}\b" if v.isascii() else re.escape(v) for v in ordered
+        rf"(?<![A-Za-z0-9_]){re.escape(v)}(?![A-Za-z0-9_])" if v.isascii() else re.escape(v)
+        for v in ordered
     )
     return re.compile(alternatives, re.I)
 
