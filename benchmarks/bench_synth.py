@@ -13,7 +13,8 @@
    DuckDB workspace (the `cxlens demo` synth step), wall time.
 
 Results: ``benchmarks/results/synth.json``. ``--only-demo`` re-measures step 3 alone and updates
-only its entry there. ``--hashes`` prints a SHA-256 per table of the Arrow IPC bytes of a fixed
+only its entry there; ``--only-throughput`` runs steps 1 and 2 (at ``--size``) and adds their
+entry beside the others. ``--hashes`` prints a SHA-256 per table of the Arrow IPC bytes of a fixed
 small config (3,000 customers, 30 days, seed 7): a speed-up must leave every hash unchanged.
 """
 
@@ -106,7 +107,12 @@ def faker_peer(n: int = 20_000, seed: int = 7) -> dict[str, float]:
             "cpu_seconds": round(cpu_s, 2), "rows_per_cpu_s": round(n / cpu_s)}
 
 
-def demo(customers: int, workers: int | None) -> dict[str, float]:
+def demo(customers: int, workers: int | None) -> dict[str, Any]:
+    """``synth.generate`` into a fresh DuckDB workspace: wall, CPU of this process (the
+    storing one, DuckDB's threads included) and of the worker processes, and the tail — the
+    seconds after the last chunk arrived (stores that nothing else overlaps)."""
+    import os
+
     import cxlens
     from cxlens import synth
     from cxlens.config import load_settings
@@ -114,19 +120,38 @@ def demo(customers: int, workers: int | None) -> dict[str, float]:
     path = WORK / "synth-demo-ws"
     shutil.rmtree(path, ignore_errors=True)
     ws = cxlens.init(path, load_settings(None, environ={}))
-    started = time.perf_counter()
+    last_chunk: list[float] = []
+
+    def progress(name: str, rows: int) -> None:
+        if name == "truth:persons":  # the last batch of a chunk
+            last_chunk[:] = [time.perf_counter(), *_cpu_split()]
+
+    load_before = os.getloadavg()[0]
+    started, (main0, kids0) = time.perf_counter(), _cpu_split()
     try:
         summary = synth.generate(ws, synth.SynthConfig.checked(customers=customers, days=90),
-                                 workers=workers)
+                                 workers=workers, progress=progress)
     finally:
         ws.close()
-    wall = time.perf_counter() - started
+    ended, (main1, kids1) = time.perf_counter(), _cpu_split()
     shutil.rmtree(path, ignore_errors=True)
-    return {"customers": customers, "seconds": round(wall, 1),
-            "cpu_seconds_all_processes": round(_cpu_seconds(), 1),
+    return {"customers": customers, "seconds": round(ended - started, 1),
+            "cpu_seconds_all_processes": round(main1 - main0 + kids1 - kids0, 1),
+            "cpu_seconds_main": round(main1 - main0, 1),
+            "cpu_seconds_workers": round(kids1 - kids0, 1),
+            "tail_seconds": round(ended - last_chunk[0], 1) if last_chunk else None,
+            "tail_cpu_seconds_main": round(main1 - last_chunk[1], 1) if last_chunk else None,
             "interactions": summary["rows"]["interactions"],
             "messages": summary["rows"]["messages"],
-            "rows": sum(summary["rows"].values())}
+            "rows": sum(summary["rows"].values()),
+            "load_avg_1m": [round(load_before, 1), round(os.getloadavg()[0], 1)]}
+
+
+def _cpu_split() -> tuple[float, float]:
+    """(this process, its reaped children) user+system CPU seconds."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime
 
 
 def table_hashes(customers: int = 3_000, days: int = 30, seed: int = 7) -> dict[str, str]:
@@ -175,7 +200,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--chunks", type=int, default=0,
                         help="stream: stop after this many chunks (peak memory at --size)")
     parser.add_argument("--only-stream", action="store_true",
-                        help="measure only the stream and store it as 'stream_memory'")
+                        help="measure only the stream and store it as 'stream_memory_<W>w'")
+    parser.add_argument("--key", default=None,
+                        help="--only-stream: store the entry under this key instead")
+    parser.add_argument("--only-throughput", action="store_true",
+                        help="stream --size interactions and Faker in the same run; store both "
+                             "and the ratio under --key (default 'throughput_<size>')")
     parser.add_argument("--part", choices=("stream", "demo"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.hashes:
@@ -199,7 +229,22 @@ def main(argv: list[str] | None = None) -> None:
                                 "--workers", str(workers), "--chunks", str(args.chunks)])
         entry["peak_rss_total_mb"] = entry["peak_rss_mb"] + workers * entry["peak_rss_worker_mb"]
         entry["load_avg_1m"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
-        kept[f"stream_memory_{workers}w"] = entry
+        kept[args.key or f"stream_memory_{workers}w"] = entry
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(kept, indent=2) + "\n")
+        print(json.dumps(entry, indent=2))
+        return
+    if args.only_throughput:
+        kept = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+        load_before = os.getloadavg()[0]
+        streamed = _in_subprocess(["--part", "stream", "--size", str(args.size),
+                                   "--workers", str(workers)])
+        peer = faker_peer()
+        kept[args.key or f"throughput_{args.size}"] = entry = {
+            "stream": streamed, "peer_faker": peer,
+            "ratio_per_cpu_s_vs_faker": round(
+                streamed["interactions_per_cpu_s"] / peer["rows_per_cpu_s"], 3),
+            "load_avg_1m": [round(load_before, 1), round(os.getloadavg()[0], 1)]}
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(kept, indent=2) + "\n")
         print(json.dumps(entry, indent=2))
@@ -209,7 +254,6 @@ def main(argv: list[str] | None = None) -> None:
         kept["demo_generate"] = _in_subprocess(
             ["--part", "demo", "--demo-customers", str(args.demo_customers),
              "--workers", str(workers)])
-        kept["demo_generate"]["load_avg_1m"] = round(os.getloadavg()[0], 1)
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(kept, indent=2) + "\n")
         print(json.dumps(kept["demo_generate"], indent=2))

@@ -49,9 +49,9 @@ def test_generate_stores_what_store_records_stores(tmp_path):
     """Preparing the identifiers in the worker processes and skipping the upsert DELETEs on a
     fresh workspace change nothing: every table, in stored order, is what store_records makes
     of the concatenated batches."""
-    import cxlens
     import pyarrow as pa
 
+    import cxlens
     from cxlens.config import load_settings
     from cxlens.load import store_records
 

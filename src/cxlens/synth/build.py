@@ -79,7 +79,7 @@ def iter_batches(config: SynthConfig, workers: int = 1) -> Iterator[tuple[str, p
     >>> {"parties", "interactions", "truth:records"} <= names
     True
     """
-    yield from _batches(config, workers)  # type: ignore[misc]
+    yield from _batches(config, workers)
 
 
 def _batches(config: SynthConfig, workers: int,
