@@ -71,7 +71,12 @@ class IdentitySettings(_Section):
     blocked_values: list[str] = Field(default_factory=list)
     splink: bool = True
     splink_threshold: float = 0.99
-    max_iterations: int = 50
+    # connected components of the (small, integer) root graph: "local" fetches it once and
+    # labels it with SciPy; "engine" runs min-label propagation as Ibis expressions in the
+    # backend, round by round (for graphs too big for one process's memory, e.g. on Spark)
+    components: Literal["local", "engine"] = "local"
+    # rounds of "engine" propagation before giving up
+    max_iterations: int = Field(default=50, gt=0)
     incremental: bool = True
     # contacts logged under one CRM case (`interactions.case_id`) are one customer's; numbers
     # are namespaced by the case system that issued them: interaction source -> system name,

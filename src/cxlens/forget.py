@@ -36,7 +36,7 @@ INTERACTION_TABLES = ("messages", "interaction_insights", "journey_contacts", "q
                       "speech_metrics")
 # identity scratch tables keyed by node_id (identity_edges_all holds the normalised values)
 NODE_TABLES = ("identity_nodes", "identity_edges", "identity_edges_all", "identity_keys",
-               "identity_labels_a", "identity_labels_b")
+               "identity_labels_a", "identity_labels_b", "identity_labels_round")
 
 
 @dataclass

@@ -104,6 +104,7 @@ DERIVED: Final[dict[str, dict[str, str]]] = {
     "identity_edges_all": {"node_id": I, "edge": S, "kind": S},
     "identity_labels_a": {"node_id": I, "label": I},
     "identity_labels_b": {"node_id": I, "label": I},
+    "identity_labels_round": {"node_id": I, "label": I},
     "identity_keys": {"node_id": I, "customer_key": S, "method": S, "updated_at": T},
     "journeys": {
         "journey_id": S, "customer_key": S, "reason": S, "started_at": T, "ended_at": T,

@@ -94,10 +94,40 @@ def test_absurdly_common_value_is_ignored(make_workspace):
     assert "email:bob@example.com" in edges or "account:A-2" in edges
 
 
-def test_components_match_networkx_on_random_graphs(make_workspace):
-    nx = pytest.importorskip("networkx")
+def _map(ws) -> dict[tuple[str, str, str], tuple[str, str]]:
+    return {(r["record_table"], r["source"], r["source_id"]): (r["customer_key"], r["method"])
+            for r in ws.warehouse.table("identity_map").to_pyarrow().to_pylist()}
+
+
+@pytest.mark.slow
+def test_engine_side_propagation_gives_the_same_map(workspace):
+    """``components = "engine"`` (Ibis label propagation in the backend) = the SciPy labelling."""
+    ws = _configure(workspace)
+    data.load(ws)
+    stage.full_run(ws)
+    local = _map(ws)
+    ws.settings.identity.components = "engine"
+    stage.full_run(ws)
+    assert _map(ws) == local
+    assert ws.warehouse.table(graph.ROUND_SCRATCH).count().execute() == 0
+
+
+def test_engine_side_propagation_stops_with_a_clear_error(make_workspace):
+    from cxlens.errors import CxlensError
+
+    ws = _configure(make_workspace(), components="engine", max_iterations=1)
+    data.load(ws)
+    with pytest.raises(CxlensError, match="did not converge in 1 rounds"):
+        stage.full_run(ws)
+
+
+@pytest.mark.parametrize("method", ["local", "engine"])
+def test_components_match_networkx_on_random_graphs(make_workspace, method):
+    import networkx as nx
+
     rng = random.Random(11)
-    ws = _configure(make_workspace(), max_accounts_per_identifier=10_000, weak_types=[])
+    ws = _configure(make_workspace(), max_accounts_per_identifier=10_000, weak_types=[],
+                    components=method)
     n = 400
     rows = {"source": [], "source_id": [], "phone": [], "email": []}
     for i in range(n):

@@ -8,7 +8,9 @@ table as memberships of a synthetic edge (``"splink:<node_id>"``).
 
 Connected components are computed on the values' *roots* (:func:`value_roots`): the integer
 root–root links are few enough to fetch once and label with SciPy (:func:`components`); every
-other step is an Ibis expression, so the same code runs on DuckDB and PySpark.
+other step is an Ibis expression, so the same code runs on DuckDB and PySpark. With
+``[identity] components = "engine"`` the labelling too runs in the backend, as rounds of min-label
+propagation (:func:`propagate_components`), for root graphs too large for one process.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ JUNK_VALUES = ("+86", "+1", "+852", "+853", "+886", "+44", "+81", "+82", "+65")
 MOBILE_PATTERN = r"^\+861[3-9][0-9]{9}$"
 # scratch tables of the root labels of pass 1 (strong edges) and pass 2 (with weak edges)
 LABELS = ("identity_labels_a", "identity_labels_b")
+# the other half of the ping-pong of engine-side propagation rounds (``components = "engine"``)
+ROUND_SCRATCH = "identity_labels_round"
 # the weak memberships the anchored-weak rule excluded (shared lines): a few hundred rows on the
 # demo. The memberships components ran on are ``identity_edges_all`` less these
 # (:func:`active_edges`); a copy of those ~1.1M string rows is not written.
@@ -272,7 +276,8 @@ def node_labels(first: ir.Table, root_labels: ir.Table) -> ir.Table:
     return label_of(first, root_labels, key="root").select("node_id", "label").view()
 
 
-def components(wh: Warehouse, links_t: ir.Table, target: str) -> int:
+def components(wh: Warehouse, links_t: ir.Table, target: str, method: str = "local",
+               max_iterations: int = 50) -> int:
     """Connected components of the roots in ``links_t`` (see :func:`root_links`), written to
     ``target`` (one of :data:`LABELS`) as (node_id, label) for every root in a link: label =
     the smallest node id of its component; a root in no link is its own component. Returns the
@@ -282,8 +287,11 @@ def components(wh: Warehouse, links_t: ir.Table, target: str) -> int:
     roots), so it is fetched once and labelled by SciPy's connected components instead of
     rounds of engine-side label propagation (which cost a write and a query per round). Same
     labels on every engine: the smallest member is a property of the component, not of the
-    algorithm.
+    algorithm. ``method="engine"`` (``[identity] components``) keeps the whole computation in the
+    backend instead (:func:`propagate_components`), for graphs too large to fetch.
     """
+    if method == "engine":
+        return propagate_components(wh, links_t, target, max_iterations)
     import numpy as np
     import pyarrow as pa
 
@@ -307,3 +315,61 @@ def components(wh: Warehouse, links_t: ir.Table, target: str) -> int:
     wh.replace(target, pa.table({"node_id": pa.array(nodes, pa.int64()),
                                  "label": pa.array(labels, pa.int64())}))
     return len(nodes)
+
+
+def propagate_components(wh: Warehouse, links_t: ir.Table, target: str,
+                         max_iterations: int) -> int:
+    """:func:`components` as Ibis expressions run by the backend: min-label propagation with
+    pointer jumping. Every round a root takes the smallest label of itself and its neighbours,
+    then jumps to its label's label (this cuts the rounds from the graph's diameter to about its
+    log). Labels only ever drop, so a round changed nothing exactly when the sum of labels did
+    not move. Rounds ping-pong between ``target`` and ``identity_labels_round``, each written
+    with :meth:`Warehouse.replace` (that also cuts Spark's lineage, which would otherwise grow
+    with every round); the result ends in ``target``."""
+    import ibis
+
+    both = ibis.union(links_t, links_t.select(src=links_t.dst, dst=links_t.src),
+                      distinct=True).cache()  # read by every round
+    try:
+        init = both.group_by(node_id=both.src).aggregate(label=both.dst.min())
+        tables = (target, ROUND_SCRATCH)
+        wh.replace(target, init.select("node_id", label=ibis.least(init.label, init.node_id)))
+        previous = _label_sum(wh.table(target))
+        for round_ in range(1, max_iterations + 1):
+            src, dst = tables[(round_ - 1) % 2], tables[round_ % 2]
+            wh.replace(dst, _propagate(wh.table(src), both))
+            current = _label_sum(wh.table(dst))
+            if current == previous:
+                if dst != target:
+                    wh.replace(target, wh.table(dst).select("node_id", "label"))
+                wh.replace(ROUND_SCRATCH, [])
+                return int(wh.table(target).count().execute())
+            previous = current
+    finally:
+        both.release()
+    from cxlens.errors import CxlensError
+
+    raise CxlensError(
+        f"identity graph did not converge in {max_iterations} rounds",
+        "raise [identity] max_iterations in cxlens.toml, or use components = \"local\"",
+    )
+
+
+def _propagate(labels: ir.Table, links_t: ir.Table) -> ir.Table:
+    """One round: root <- min label of itself and its linked roots; then jump."""
+    import ibis
+
+    nb = links_t.join(labels, links_t.dst == labels.node_id)
+    via = nb.select(node_id=nb.src, label=nb.label)
+    candidates = ibis.union(labels.select("node_id", "label"), via)
+    step = candidates.group_by("node_id").aggregate(label=candidates.label.min())
+    prev = labels.view()
+    parent = prev.select(pid=prev.node_id, plabel=prev.label)
+    jumped = step.left_join(parent, step.label == parent.pid)
+    return jumped.select(node_id=jumped.node_id,
+                         label=ibis.least(jumped.label, jumped.plabel.coalesce(jumped.label)))
+
+
+def _label_sum(t: ir.Table) -> int:
+    value = t.label.sum().execute()
+    return int(value or 0)

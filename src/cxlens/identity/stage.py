@@ -75,7 +75,8 @@ def full_run(ws: Workspace) -> dict[str, Any]:
         # each record's first root: read by the links and the labels (grouped once)
         fr = graph.first_roots(roots).cache()
         cached.append(fr)
-        linked = graph.components(wh, graph.root_links(roots, fr), labels)
+        linked = graph.components(wh, graph.root_links(roots, fr), labels,
+                                  settings.components, settings.max_iterations)
         # the pass-1 label of every linked record: read twice by the weak rule
         first = graph.node_labels(fr, wh.table(labels)).cache()
         cached.append(first)
@@ -88,7 +89,8 @@ def full_run(ws: Workspace) -> dict[str, Any]:
         cached.append(all_roots)
         fr_all = graph.first_roots(all_roots).cache()
         cached.append(fr_all)
-        linked = graph.components(wh, graph.root_links(all_roots, fr_all), final)
+        linked = graph.components(wh, graph.root_links(all_roots, fr_all), final,
+                                  settings.components, settings.max_iterations)
         labelled = graph.node_labels(fr_all, wh.table(final))
         return _write_keys(ws, labelled, now, {
             "mode": "full", "linked_roots": linked, "fuzzy_matches": matches,
