@@ -87,3 +87,12 @@ def load(ws, with_web: bool = True) -> None:
                          "customer_key": cust, "method": "fixture", "updated_at": T0})
         store_records(ws, "web_events", pa.table(web))
     ws.warehouse.replace("identity_map", imap)
+
+
+def groups(ws, skip_web: bool = False) -> list[set[str]]:
+    """The journeys as sets of source ids (``crm:x1`` -> ``x1``), sorted: what tests compare."""
+    jc = ws.warehouse.table("journey_contacts").to_pandas()
+    if skip_web:
+        jc = jc[jc.kind != "web_session"]
+    return sorted(({i.split(":", 1)[1] for i in g.interaction_id}
+                   for _, g in jc.groupby("journey_id")), key=sorted)

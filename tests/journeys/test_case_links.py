@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 import pyarrow as pa
 import pytest
+from journey_fixture import groups
 
 from cxlens.journeys import stage
 from cxlens.load import store_records
@@ -67,20 +68,14 @@ def test_case_numbers_do_not_cross_customers(make_workspace):
     jc = ws.warehouse.table("journey_contacts").to_pandas().set_index("interaction_id")
     assert jc.loc["crm:y1", "reason"] == "delivery" and jc.loc["crm:y2", "reason"] == "refund"
     assert jc.loc["crm:x4", "reason"] == "billing"
-    assert _groups(ws) == [{"x1"}, {"x2", "x3", "x4", "x5", "x6"}, {"x7"}, {"y1"}, {"y2"}]
-
-
-def _groups(ws) -> list[set[str]]:
-    jc = ws.warehouse.table("journey_contacts").to_pandas()
-    return sorted(({i.split(":", 1)[1] for i in g.interaction_id}
-                   for _, g in jc.groupby("journey_id")), key=sorted)
+    assert groups(ws) == [{"x1"}, {"x2", "x3", "x4", "x5", "x6"}, {"x7"}, {"y1"}, {"y2"}]
 
 
 def test_a_new_case_is_a_new_journey(make_workspace):
     ws = make_workspace("duckdb")
     _load(ws)
     stage.run(ws)
-    assert _groups(ws) == [{"x1"}, {"x2", "x3", "x4", "x5", "x6"}, {"x7"}]
+    assert groups(ws) == [{"x1"}, {"x2", "x3", "x4", "x5", "x6"}, {"x7"}]
     jc = ws.warehouse.table("journey_contacts").to_pandas().set_index("interaction_id")
     assert jc.loc["crm:x4", "reason"] == "billing"      # the case's reason, not the mis-key
     assert jc.loc["crm:x2", "reason"] == "billing"      # borrowed from the call it led to
@@ -91,7 +86,7 @@ def test_case_split_can_be_switched_off(make_workspace):
     ws.settings.journeys.split_by_case = False
     _load(ws)
     stage.run(ws)
-    assert _groups(ws) == [{"x1", "x2", "x3", "x4", "x5"}, {"x6"}, {"x7"}]
+    assert groups(ws) == [{"x1", "x2", "x3", "x4", "x5"}, {"x6"}, {"x7"}]
 
 
 def test_stitching_scored_with_true_identity(make_workspace):
@@ -121,4 +116,4 @@ def test_case_rules_on_pyspark(make_workspace):
     ws = make_workspace("pyspark")
     _load(ws)
     stage.run(ws)
-    assert _groups(ws) == [{"x1"}, {"x2", "x3", "x4", "x5", "x6"}, {"x7"}]
+    assert groups(ws) == [{"x1"}, {"x2", "x3", "x4", "x5", "x6"}, {"x7"}]

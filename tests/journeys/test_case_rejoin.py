@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import pyarrow as pa
 import pytest
+from journey_fixture import groups
 
 from cxlens.journeys import stage
 from cxlens.load import store_records
@@ -46,17 +47,11 @@ def _load(ws) -> None:
          "method": "fixture", "updated_at": T0} for sid, *_ in ROWS])
 
 
-def _groups(ws) -> list[set[str]]:
-    jc = ws.warehouse.table("journey_contacts").to_pandas()
-    return sorted(({i.split(":", 1)[1] for i in g.interaction_id}
-                   for _, g in jc.groupby("journey_id")), key=sorted)
-
-
 def test_case_rejoins_its_journey_and_legs_follow_their_case(make_workspace):
     ws = make_workspace("duckdb")
     _load(ws)
     stage.run(ws)
-    assert _groups(ws) == EXPECTED
+    assert groups(ws) == EXPECTED
     jc = ws.warehouse.table("journey_contacts").to_pandas().set_index("interaction_id")
     assert jc.loc["crm:z3", "journey_id"] == "j:crm:z1"
     # the rejoined journey is not first-contact resolved: the customer came back under K1
@@ -70,7 +65,7 @@ def test_case_rules_off_without_case_split(make_workspace):
     _load(ws)
     stage.run(ws)
     # reason and 7-day window only: z1..z3 chain, z5/z6 are 10 days later, z7/z8 chain with them
-    assert _groups(ws) == [{"z1", "z2", "z3"}, {"z5", "z6", "z7", "z8"}]
+    assert groups(ws) == [{"z1", "z2", "z3"}, {"z5", "z6", "z7", "z8"}]
 
 
 @pytest.mark.slow
@@ -78,4 +73,4 @@ def test_case_rejoin_on_pyspark(make_workspace):
     ws = make_workspace("pyspark")
     _load(ws)
     stage.run(ws)
-    assert _groups(ws) == EXPECTED
+    assert groups(ws) == EXPECTED

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 import pyarrow as pa
 import pytest
+from journey_fixture import groups
 
 from cxlens.journeys import stage
 from cxlens.journeys.links import back_to_back_keys
@@ -43,12 +44,6 @@ def _load(ws) -> None:
          "method": "fixture", "updated_at": T0} for sid, key, *_ in ROWS])
 
 
-def _groups(ws) -> list[set[str]]:
-    jc = ws.warehouse.table("journey_contacts").to_pandas()
-    return sorted(({i.split(":", 1)[1] for i in g.interaction_id}
-                   for _, g in jc.groupby("journey_id")), key=sorted)
-
-
 EXPECTED = [{"b1", "b2"}, {"b3"}, {"b4"}]
 
 
@@ -56,7 +51,7 @@ def test_back_to_back_contacts_on_one_line_share_a_journey(make_workspace):
     ws = make_workspace("duckdb")
     _load(ws)
     stage.run(ws)
-    assert _groups(ws) == EXPECTED
+    assert groups(ws) == EXPECTED
     jc = ws.warehouse.table("journey_contacts").to_pandas().set_index("interaction_id")
     # each touch keeps the key identity gave it; the leg took the call's reason
     assert jc.loc["pbx:b1", "customer_key"] == "k1" and jc.loc["pbx:b2", "customer_key"] == "k2"
@@ -91,12 +86,12 @@ def test_blocked_and_common_lines_never_link(make_workspace):
     ws.settings.identity.blocked_values = ["0755 12345678"]   # a switchboard, any written form
     _load(ws)
     stage.run(ws)
-    assert _groups(ws) == [{"b1"}, {"b2"}, {"b3"}, {"b4"}]
+    assert groups(ws) == [{"b1"}, {"b2"}, {"b3"}, {"b4"}]
     common = make_workspace("duckdb", name="common")
     common.settings.identity.max_records_per_value = 2       # the landline is on 3 contacts
     _load(common)
     stage.run(common)
-    assert _groups(common) == [{"b1"}, {"b2"}, {"b3"}, {"b4"}]
+    assert groups(common) == [{"b1"}, {"b2"}, {"b3"}, {"b4"}]
 
 
 @pytest.mark.slow
@@ -104,4 +99,4 @@ def test_key_links_on_pyspark(make_workspace):
     ws = make_workspace("pyspark")
     _load(ws)
     stage.run(ws)
-    assert _groups(ws) == EXPECTED
+    assert groups(ws) == EXPECTED

@@ -16,10 +16,7 @@ from cxlens.journeys.evaluate import evaluate, score
 
 
 def _groups(ws) -> list[set[str]]:
-    jc = ws.warehouse.table("journey_contacts").to_pandas()
-    jc = jc[jc.kind != "web_session"]
-    return sorted(({i.split(":", 1)[1] for i in g.interaction_id}
-                   for _, g in jc.groupby("journey_id")), key=sorted)
+    return fx.groups(ws, skip_web=True)
 
 
 def _journeys(ws) -> pd.DataFrame:
