@@ -92,6 +92,12 @@ class JourneySettings(_Section):
     split_by_reason: bool = True
     reason_borrow_hours: float = Field(default=6.0, ge=0)
     split_by_case: bool = True
+    # an IVR leg or abandoned attempt with no case belongs to the next contact's case when that
+    # starts within this many hours (the call it led to)
+    case_attach_hours: float = Field(default=6.0, ge=0)
+    # two customer keys' contacts back to back on one line (the later starting at most this many
+    # minutes after the earlier ended) are one customer for stitching; 0 turns it off
+    line_link_minutes: float = Field(default=30.0, ge=0)
     self_service_channels: list[str] = Field(default_factory=lambda: ["ivr", "web", "app"])
     include_web_sessions: bool = True
     help_page_prefixes: list[str] = Field(

@@ -81,6 +81,14 @@ def test_link_map_and_switch(make_workspace):
     assert off.journey_id.nunique().to_pyarrow().as_py() == 4
 
 
+def test_line_link_minutes_setting_turns_the_links_off(make_workspace):
+    ws = make_workspace("duckdb")
+    ws.settings.journeys.line_link_minutes = 0
+    _load(ws)
+    stage.run(ws)
+    assert groups(ws) == [{"b1"}, {"b2"}, {"b3"}, {"b4"}]
+
+
 def test_blocked_and_common_lines_never_link(make_workspace):
     ws = make_workspace("duckdb", name="blocked")
     ws.settings.identity.blocked_values = ["0755 12345678"]   # a switchboard, any written form

@@ -28,6 +28,8 @@ def build_expressions(ws: Workspace) -> tuple[Any, Any]:
         help_prefixes=cfg.help_page_prefixes,
         borrow_s=cfg.reason_borrow_hours * 3600.0,
         split_by_case=cfg.split_by_case,
+        case_attach_s=cfg.case_attach_hours * 3600.0,
+        link_s=cfg.line_link_minutes * 60.0,
         identifiers=wh.table("identifiers"),
         link_blocked=rules.blocked,
         link_max_records=rules.max_records,
