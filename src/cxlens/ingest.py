@@ -46,15 +46,10 @@ WRITE_ROWS = 500_000
 # The whole file is one DuckDB transaction; capping DuckDB's memory makes it spill the
 # uncommitted rows to its temp folder instead of holding them, so RSS stays bounded.
 DUCKDB_MEMORY_LIMIT = "256MB"
-# One DuckDB thread for the SQL fast path (its staged rowids keep file order for locators).
+# One DuckDB thread for the writes: the other core parses and cleans the next batches
+# (connectors.readahead). On the shared 2-core benchmark machine DuckDB's second thread made
+# the inserts several times slower (threads waiting on each other), not faster.
 DUCKDB_INGEST_THREADS = 1
-# Two for the generic path's writes, with ``preserve_insertion_order = false``: the writer
-# thread is the bottleneck there (DuckDB's Arrow conversion and row-group compression, ~2.4
-# CPU-s per 500k-row write) while the reader and main threads wait for it, so one core idled.
-# Two threads *with* insertion order kept were slower (order-preserving batch insert: 3M
-# lines 24.1 s vs 18.4 s); without it, 15.3 s. No cxlens table relies on physical row order
-# (every read orders or aggregates), and the stored rows are the same (hash per table).
-DUCKDB_WRITE_THREADS = 2
 Progress = Callable[[int, int, int], None]  # (bytes done, bytes total, records read)
 
 
@@ -168,8 +163,7 @@ def ingest(
                 _run(batches, result, None, progress, total, write_rows)
         elif not (fast_path and _run_fast(ws, connector, path, options, result, started,
                                           progress, total)):
-            with _bounded_memory(ws, threads=DUCKDB_WRITE_THREADS, ordered=False), \
-                    ws.warehouse.transaction():
+            with _bounded_memory(ws), ws.warehouse.transaction():
                 # closing(): a failed write must stop the reader thread now, not when the
                 # traceback holding the generator is collected
                 with contextlib.closing(read_ahead(connector.read(path, options))) as batches:
@@ -188,26 +182,21 @@ def ingest(
 
 
 @contextlib.contextmanager
-def _bounded_memory(ws: Workspace, threads: int = DUCKDB_INGEST_THREADS,
-                    ordered: bool = True) -> Iterator[None]:
-    """Cap DuckDB's memory and set its threads (and ``preserve_insertion_order`` when
-    ``ordered`` is False) for the ingest, restored afterwards; other stores: nothing to do."""
+def _bounded_memory(ws: Workspace) -> Iterator[None]:
+    """Cap DuckDB's memory for the ingest (restored afterwards); other stores: nothing to do."""
     raw = getattr(ws.warehouse.store, "raw", None)  # the DuckDB connection, when there is one
     if raw is None or ws.warehouse.backend != "duckdb":
         yield
         return
-    before = raw.execute("SELECT current_setting('memory_limit'), current_setting('threads'), "
-                         "current_setting('preserve_insertion_order')").fetchone()
+    before = raw.execute("SELECT current_setting('memory_limit'), "
+                         "current_setting('threads')").fetchone()
     raw.execute("SET memory_limit = ?", [DUCKDB_MEMORY_LIMIT])
-    raw.execute("SET threads = ?", [threads])
-    if not ordered:
-        raw.execute("SET preserve_insertion_order = false")
+    raw.execute("SET threads = ?", [DUCKDB_INGEST_THREADS])
     try:
         yield
     finally:
         raw.execute("SET memory_limit = ?", [before[0]])
         raw.execute("SET threads = ?", [int(before[1])])
-        raw.execute("SET preserve_insertion_order = ?", [bool(before[2])])
 
 
 def _run_fast(ws: Workspace, connector: Any, path: Path, options: ReadOptions,

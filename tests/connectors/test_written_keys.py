@@ -163,34 +163,3 @@ def test_record_on_the_main_thread_then_may_exist() -> None:
     assert keys.may_exist(con, "interactions", ["pbx"], None, repeats=False) is False
     assert keys.may_exist(con, "interactions", ["pbx"], None, repeats=True) is True
     assert keys.skipped == 1
-
-
-def test_generic_writes_run_unordered_on_two_threads_then_settings_return(
-        make_workspace, monkeypatch, tmp_path):
-    """The writer thread is the bottleneck of the generic path, so its writes get DuckDB's
-    two threads without insertion order (``ingest.DUCKDB_WRITE_THREADS``); the connection's
-    own settings come back afterwards, and the rows are the same as with one ordered thread."""
-    import cxlens.load
-
-    raw = None
-    during: list[tuple] = []
-    real = cxlens.load.write_records
-
-    def spy(ws, prepared, **kwargs):  # noqa: ANN001, ANN003, ANN202
-        during.append(raw.execute("SELECT current_setting('threads'), "
-                                  "current_setting('preserve_insertion_order')").fetchone())
-        return real(ws, prepared, **kwargs)
-
-    monkeypatch.setattr(cxlens.load, "write_records", spy)
-    ws = make_workspace()
-    raw = ws.warehouse.store.raw
-    raw.execute("SET threads = 1")
-    before = raw.execute("SELECT current_setting('threads'), "
-                         "current_setting('preserve_insertion_order')").fetchone()
-    ids = [f"k{i}" for i in range(12)] + ["k3", "k7"]
-    result = _ingest(ws, tmp_path, monkeypatch, ids, 5.0, "a.csv")
-    assert during and set(during) == {(2, False)}
-    assert raw.execute("SELECT current_setting('threads'), "
-                       "current_setting('preserve_insertion_order')").fetchone() == before
-    assert (result.read, result.stored, result.duplicates) == (14, 12, 2)
-    assert sorted(_stored(ws)) == sorted(set(ids)) == _identifier_keys(ws)
