@@ -163,3 +163,20 @@ def test_record_on_the_main_thread_then_may_exist() -> None:
     assert keys.may_exist(con, "interactions", ["pbx"], None, repeats=False) is False
     assert keys.may_exist(con, "interactions", ["pbx"], None, repeats=True) is True
     assert keys.skipped == 1
+
+
+def test_first_ingest_of_a_source_logs_the_hash_computed_beside_the_writes(
+        make_workspace, monkeypatch, tmp_path):
+    """The first ingest of a source hashes the file on a background thread; the logged
+    SHA-256 is still the file's, so the same file again is recognised, for that source."""
+    from cxlens.ingest import file_sha256
+
+    ws = make_workspace()
+    first = _ingest(ws, tmp_path, monkeypatch, ["k0", "k1", "k2"], 1.0, "a.csv")
+    assert first.status == "loaded" and first.sha256 == file_sha256(tmp_path / "a.csv")
+    log = ws.warehouse.table("ingest_log").to_pyarrow().to_pylist()
+    assert [r["sha256"] for r in log] == [first.sha256]
+    again = _ingest(ws, tmp_path, monkeypatch, ["k0", "k1", "k2"], 1.0, "a.csv")
+    assert again.status == "already ingested" and again.stored == 0
+    other = _ingest(ws, tmp_path, monkeypatch, ["k3"], 1.0, "b.csv")  # hashed up front now
+    assert other.status == "loaded" and other.sha256 == file_sha256(tmp_path / "b.csv")
