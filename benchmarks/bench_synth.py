@@ -31,9 +31,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks import results_file
+
 ROOT = Path(__file__).resolve().parent
 WORK = ROOT / "work"
-RESULTS = ROOT / "results" / "synth.json"
 INTERACTIONS_PER_CUSTOMER_90D = 10.0
 
 
@@ -223,40 +224,28 @@ def main(argv: list[str] | None = None) -> None:
     import os
 
     if args.only_stream:
-        kept = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
         load_before = os.getloadavg()[0]
         entry = _in_subprocess(["--part", "stream", "--size", str(args.size),
                                 "--workers", str(workers), "--chunks", str(args.chunks)])
         entry["peak_rss_total_mb"] = entry["peak_rss_mb"] + workers * entry["peak_rss_worker_mb"]
         entry["load_avg_1m"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
-        kept[args.key or f"stream_memory_{workers}w"] = entry
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(kept, indent=2) + "\n")
-        print(json.dumps(entry, indent=2))
+        results_file.merge("synth", args.key or f"stream_memory_{workers}w", entry)
         return
     if args.only_throughput:
-        kept = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
         load_before = os.getloadavg()[0]
         streamed = _in_subprocess(["--part", "stream", "--size", str(args.size),
                                    "--workers", str(workers)])
         peer = faker_peer()
-        kept[args.key or f"throughput_{args.size}"] = entry = {
+        results_file.merge("synth", args.key or f"throughput_{args.size}", {
             "stream": streamed, "peer_faker": peer,
             "ratio_per_cpu_s_vs_faker": round(
                 streamed["interactions_per_cpu_s"] / peer["rows_per_cpu_s"], 3),
-            "load_avg_1m": [round(load_before, 1), round(os.getloadavg()[0], 1)]}
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(kept, indent=2) + "\n")
-        print(json.dumps(entry, indent=2))
+            "load_avg_1m": [round(load_before, 1), round(os.getloadavg()[0], 1)]})
         return
     if args.only_demo:
-        kept = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-        kept["demo_generate"] = _in_subprocess(
+        results_file.merge("synth", "demo_generate", _in_subprocess(
             ["--part", "demo", "--demo-customers", str(args.demo_customers),
-             "--workers", str(workers)])
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(kept, indent=2) + "\n")
-        print(json.dumps(kept["demo_generate"], indent=2))
+             "--workers", str(workers)]))
         return
     result: dict[str, object] = {
         "machine": {"cpus": os.cpu_count(), "load_avg_1m_at_start": os.getloadavg()[0]},
@@ -281,9 +270,7 @@ def main(argv: list[str] | None = None) -> None:
              "--workers", str(workers)])
         print(f"  {result['demo_generate']}", file=sys.stderr)
     result["machine"]["load_avg_1m_at_end"] = os.getloadavg()[0]  # type: ignore[index]
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    results_file.write("synth", result)
 
 
 if __name__ == "__main__":

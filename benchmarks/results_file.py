@@ -24,3 +24,14 @@ def write(area: str, result: dict[str, Any]) -> None:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     (RESULTS_DIR / f"{area}.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
+
+
+def merge(area: str, key: str, entry: dict[str, Any]) -> None:
+    """Set ``key`` of ``results/<area>.json`` to ``entry``, keeping the file's other entries (a
+    benchmark run for one part only), and print the entry."""
+    path = RESULTS_DIR / f"{area}.json"
+    kept = json.loads(path.read_text()) if path.exists() else {}
+    kept[key] = entry
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(kept, indent=2) + "\n")
+    print(json.dumps(entry, indent=2))
