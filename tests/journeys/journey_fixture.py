@@ -96,3 +96,20 @@ def groups(ws, skip_web: bool = False) -> list[set[str]]:
         jc = jc[jc.kind != "web_session"]
     return sorted(({i.split(":", 1)[1] for i in g.interaction_id}
                    for _, g in jc.groupby("journey_id")), key=sorted)
+
+
+def store_contacts(ws, source: str, contacts: list[dict]) -> None:
+    """Store inbound interactions, two minutes long each, and map each one to its
+    ``customer_key`` (as if the identity stage had run). A contact is a dict of interaction
+    columns (``source_id``, ``channel``, ``started_at``, ``reason``, ``case_id``…) plus
+    ``customer_key``."""
+    rows = [{k: v for k, v in c.items() if k != "customer_key"} for c in contacts]
+    cols = {k: [r.get(k) for r in rows] for k in dict.fromkeys(k for r in rows for k in r)}
+    cols["source"] = [source] * len(rows)
+    cols["direction"] = ["inbound"] * len(rows)
+    cols["ended_at"] = [start + timedelta(minutes=2) for start in cols["started_at"]]
+    store_records(ws, "interactions", pa.table(cols))
+    ws.warehouse.replace("identity_map", [
+        {"record_table": "interactions", "source": source, "source_id": c["source_id"],
+         "customer_key": c["customer_key"], "method": "fixture", "updated_at": T0}
+        for c in contacts])

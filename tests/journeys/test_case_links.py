@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pyarrow as pa
 import pytest
-from journey_fixture import groups
+from journey_fixture import groups, store_contacts
 
 from cxlens.journeys import stage
 from cxlens.load import store_records
@@ -33,20 +33,11 @@ ROWS = [
 
 
 def _load(ws) -> None:
-    cols: dict[str, list] = {k: [] for k in (
-        "source", "source_id", "channel", "direction", "agent_id", "started_at", "ended_at",
-        "abandoned", "reason", "case_id")}
-    for sid, channel, hours, reason, agent, case in ROWS:
-        start = T0 + timedelta(hours=hours)
-        for key, value in (("source", "crm"), ("source_id", sid), ("channel", channel),
-                           ("direction", "inbound"), ("agent_id", agent), ("started_at", start),
-                           ("ended_at", start + timedelta(minutes=2)),
-                           ("abandoned", sid in ("x5", "x7")), ("reason", reason), ("case_id", case)):
-            cols[key].append(value)
-    store_records(ws, "interactions", pa.table(cols))
-    ws.warehouse.replace("identity_map", [
-        {"record_table": "interactions", "source": "crm", "source_id": sid, "customer_key": "c5",
-         "method": "fixture", "updated_at": T0} for sid, *_ in ROWS])
+    store_contacts(ws, "crm", [
+        {"source_id": sid, "customer_key": "c5", "channel": channel,
+         "started_at": T0 + timedelta(hours=hours), "reason": reason, "agent_id": agent,
+         "case_id": case, "abandoned": sid in ("x5", "x7")}
+        for sid, channel, hours, reason, agent, case in ROWS])
 
 
 def test_case_numbers_do_not_cross_customers(make_workspace):

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import pyarrow as pa
 import pytest
-from journey_fixture import groups
+from journey_fixture import groups, store_contacts
 
 from cxlens.journeys import stage
-from cxlens.load import store_records
 
 T0 = datetime(2026, 10, 5, 9, 0)
 
@@ -31,20 +29,11 @@ EXPECTED = [{"z1", "z3", "z5", "z6"}, {"z2"}, {"z7", "z8"}]
 
 
 def _load(ws) -> None:
-    cols: dict[str, list] = {k: [] for k in (
-        "source", "source_id", "channel", "direction", "agent_id", "started_at", "ended_at",
-        "abandoned", "reason", "case_id")}
-    for sid, channel, hours, reason, agent, case in ROWS:
-        start = T0 + timedelta(hours=hours)
-        for key, value in (("source", "crm"), ("source_id", sid), ("channel", channel),
-                           ("direction", "inbound"), ("agent_id", agent), ("started_at", start),
-                           ("ended_at", start + timedelta(minutes=2)),
-                           ("abandoned", sid == "z7"), ("reason", reason), ("case_id", case)):
-            cols[key].append(value)
-    store_records(ws, "interactions", pa.table(cols))
-    ws.warehouse.replace("identity_map", [
-        {"record_table": "interactions", "source": "crm", "source_id": sid, "customer_key": "c9",
-         "method": "fixture", "updated_at": T0} for sid, *_ in ROWS])
+    store_contacts(ws, "crm", [
+        {"source_id": sid, "customer_key": "c9", "channel": channel,
+         "started_at": T0 + timedelta(hours=hours), "reason": reason, "agent_id": agent,
+         "case_id": case, "abandoned": sid == "z7"}
+        for sid, channel, hours, reason, agent, case in ROWS])
 
 
 def test_case_rejoins_its_journey_and_legs_follow_their_case(make_workspace):

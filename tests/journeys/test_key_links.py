@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import pyarrow as pa
 import pytest
-from journey_fixture import groups
+from journey_fixture import groups, store_contacts
 
 from cxlens.journeys import stage
 from cxlens.journeys.links import back_to_back_keys
-from cxlens.load import store_records
 
 T0 = datetime(2026, 10, 5, 9, 0)
 LANDLINE = "0755-1234 5678"   # a family line: identity keeps its callers apart
@@ -28,20 +26,11 @@ ROWS = [
 
 
 def _load(ws) -> None:
-    cols: dict[str, list] = {k: [] for k in (
-        "source", "source_id", "channel", "direction", "agent_id", "started_at", "ended_at",
-        "abandoned", "reason", "phone")}
-    for sid, _key, channel, minutes, reason, agent, phone in ROWS:
-        start = T0 + timedelta(minutes=minutes)
-        for col, value in (("source", "pbx"), ("source_id", sid), ("channel", channel),
-                           ("direction", "inbound"), ("agent_id", agent), ("started_at", start),
-                           ("ended_at", start + timedelta(minutes=2)),
-                           ("abandoned", sid == "b4"), ("reason", reason), ("phone", phone)):
-            cols[col].append(value)
-    store_records(ws, "interactions", pa.table(cols))
-    ws.warehouse.replace("identity_map", [
-        {"record_table": "interactions", "source": "pbx", "source_id": sid, "customer_key": key,
-         "method": "fixture", "updated_at": T0} for sid, key, *_ in ROWS])
+    store_contacts(ws, "pbx", [
+        {"source_id": sid, "customer_key": key, "channel": channel,
+         "started_at": T0 + timedelta(minutes=minutes), "reason": reason, "agent_id": agent,
+         "phone": phone, "abandoned": sid == "b4"}
+        for sid, key, channel, minutes, reason, agent, phone in ROWS])
 
 
 EXPECTED = [{"b1", "b2"}, {"b3"}, {"b4"}]
