@@ -22,11 +22,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -148,7 +148,7 @@ def ingest(
     # the file on a background thread (hashlib releases the GIL; 2.5 s for the 2.4 GB
     # 10M-line file) while the rows are read, cleaned and written, and waits for it only
     # to log the ingest. Otherwise the hash comes first, for the already-ingested check.
-    hashing = (_Hashing(path) if not dry_run and not fast_path
+    hashing = (_hash_in_background(path) if not dry_run and not fast_path
                and not _source_loaded(ws, source) else None)
     sha = "" if hashing is not None else file_sha256(path)
     result = IngestResult(ingest_id=uuid.uuid4().hex, path=str(path), format=format,
@@ -251,28 +251,14 @@ def _source_loaded(ws: Workspace, source: str) -> bool:
                 .count().execute())
 
 
-class _Hashing:
-    """:func:`file_sha256` of ``path`` on a background thread."""
-
-    def __init__(self, path: Path) -> None:
-        self._value: str | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._work, args=(path,), daemon=True,
-                                        name="cxlens-sha256")
-        self._thread.start()
-
-    def _work(self, path: Path) -> None:
-        try:
-            self._value = file_sha256(path)
-        except BaseException as exc:  # noqa: BLE001 - re-raised by result()
-            self._error = exc
-
-    def result(self) -> str:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._value is not None
-        return self._value
+def _hash_in_background(path: Path) -> Future[str]:
+    """:func:`file_sha256` of ``path`` on a thread of its own; ``result()`` waits for it and
+    re-raises what it raised."""
+    pool = ThreadPoolExecutor(1, thread_name_prefix="cxlens-sha256")
+    try:
+        return pool.submit(file_sha256, path)
+    finally:
+        pool.shutdown(wait=False)  # the thread ends with its one task
 
 
 def _default_source(format: str, path: Path, mapping: Path | None) -> str:  # noqa: A002
@@ -350,8 +336,6 @@ class _Writer:
     waits for the last write and re-raises its error."""
 
     def __init__(self, target: Workspace | None, result: IngestResult) -> None:
-        from concurrent.futures import Future, ThreadPoolExecutor
-
         self.target = target
         self.result = result
         self.written: Counter[str] = Counter()
