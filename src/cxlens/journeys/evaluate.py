@@ -49,7 +49,7 @@ def evaluate_stitching(ws: Workspace, **overrides: Any) -> dict[str, Any]:
     import pandas as pd
 
     from cxlens.journeys import build
-    from cxlens.journeys.stage import DAY_S
+    from cxlens.journeys.stage import stitching_options
 
     truth_dir = ws.truth_dir
     if not (truth_dir / "records.parquet").exists():
@@ -60,17 +60,7 @@ def evaluate_stitching(ws: Workspace, **overrides: Any) -> dict[str, Any]:
     records = pd.read_parquet(truth_dir / "records.parquet",
                               columns=["record_table", "source", "source_id", "person_id"])
     true_map = ibis.memtable(records.rename(columns={"person_id": "customer_key"}))
-    from cxlens.identity.stage import edge_rules
-
-    cfg = ws.settings.journeys
-    rules = edge_rules(ws)
-    kwargs: dict[str, Any] = dict(
-        window_s=cfg.window_days * DAY_S, self_service_channels=cfg.self_service_channels,
-        split_by_reason=cfg.split_by_reason, borrow_s=cfg.reason_borrow_hours * 3600.0,
-        split_by_case=cfg.split_by_case, identifiers=ws.warehouse.table("identifiers"),
-        link_blocked=rules.blocked, link_max_records=rules.max_records,
-    )
-    kwargs.update(overrides)
+    kwargs = {**stitching_options(ws), **overrides}
     touches = build.touches(ws.warehouse.table("interactions"), true_map, **kwargs)
     mapped = touches.select("interaction_id", "journey_id").to_pandas()
     truth = pd.read_parquet(truth_dir / "interactions.parquet",

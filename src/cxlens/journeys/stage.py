@@ -11,28 +11,36 @@ from cxlens.workspace import Workspace
 DAY_S = 86_400.0
 
 
-def build_expressions(ws: Workspace) -> tuple[Any, Any]:
-    """The (touches, journeys-from-stored-touches) builders for this workspace's settings."""
+def stitching_options(ws: Workspace) -> dict[str, Any]:
+    """The :func:`build.touches` arguments this workspace's settings give (web sessions aside):
+    shared by the stage and by :func:`cxlens.journeys.evaluate.evaluate_stitching`."""
     from cxlens.identity.stage import edge_rules
 
-    wh = ws.warehouse
     cfg = ws.settings.journeys
-    web = wh.table("web_events") if cfg.include_web_sessions else None
     rules = edge_rules(ws)
-    touches = build.touches(
-        wh.table("interactions"), wh.table("identity_map"),
+    return dict(
         window_s=cfg.window_days * DAY_S,
         self_service_channels=cfg.self_service_channels,
         split_by_reason=cfg.split_by_reason,
-        web_events=web,
-        help_prefixes=cfg.help_page_prefixes,
         borrow_s=cfg.reason_borrow_hours * 3600.0,
         split_by_case=cfg.split_by_case,
         case_attach_s=cfg.case_attach_hours * 3600.0,
         link_s=cfg.line_link_minutes * 60.0,
-        identifiers=wh.table("identifiers"),
+        identifiers=ws.warehouse.table("identifiers"),
         link_blocked=rules.blocked,
         link_max_records=rules.max_records,
+    )
+
+
+def build_expressions(ws: Workspace) -> tuple[Any, Any]:
+    """The (touches, journeys-from-stored-touches) builders for this workspace's settings."""
+    wh = ws.warehouse
+    cfg = ws.settings.journeys
+    touches = build.touches(
+        wh.table("interactions"), wh.table("identity_map"),
+        web_events=wh.table("web_events") if cfg.include_web_sessions else None,
+        help_prefixes=cfg.help_page_prefixes,
+        **stitching_options(ws),
     )
     return touches, build.summarise
 
