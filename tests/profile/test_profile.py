@@ -81,7 +81,9 @@ def test_reads_are_audited_with_the_key_only(shared):
     result = lookup(ready, "138-0013-8000", actor="tester")
     log = ready.warehouse.table("audit_log").to_pyarrow().to_pylist()
     assert log[-1]["action"] == "profile.read" and log[-1]["target"] == result["customer_key"]
-    assert "138" not in json.dumps(log, default=str)
+    # event_id is a random hex uuid and may contain any digits, so only the written fields are checked
+    written = json.dumps([{k: v for k, v in e.items() if k not in ("event_id", "at")} for e in log])
+    assert "138" not in written and "8000" not in written
 
 
 def test_unknown_and_shared_identifiers(shared):
