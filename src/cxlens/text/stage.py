@@ -17,11 +17,15 @@ Work is done in Python in batches over Arrow columns; nothing here depends on th
 
 from __future__ import annotations
 
+import gc
 import json
+import logging
 import multiprocessing
 import os
 import re
 import time
+import uuid
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,8 +33,10 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
 
+import ibis
 import pyarrow as pa
 
+from cxlens import schema
 from cxlens.text import redact as pii
 from cxlens.text import segment, topics
 from cxlens.text.intent import IntentClassifier
@@ -48,23 +54,16 @@ _CUSTOMER_LABELS = {"客户", "顾客", "用户", "来电人", "customer", "call
 ANALYSE_CHARS = 2000  # language/intent/sentiment read the start of a text; redaction reads all
 _JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(..., ensure_ascii=False) builds one per call
 TERM_CHARS = 600  # keywords and topics: jieba is the slowest step, the opening states the issue
+_log = logging.getLogger(__name__)
 
 
-def _rows(table: pa.Table, columns: list[str]) -> Iterator[tuple[Any, ...]]:
-    cols = [table.column(c).to_pylist() for c in columns]
-    return zip(*cols, strict=True)
-
-
-def known_names(ws: Workspace) -> dict[str, list[str]]:
-    """interaction_id → names the CRM knows for that customer (contact name + party names)."""
-    wh = ws.warehouse
-    names: dict[str, set[str]] = defaultdict(set)
+def _names(wh: Any) -> Any:
+    """interaction_id → the names the CRM knows for that customer (contact name + the
+    ``parties.name`` of the same ``customer_key`` in ``identity_map``), as an Ibis table with a
+    ``names`` list column, so the join runs in the warehouse, not in Python."""
     inter = wh.table("interactions")
-    for iid, name in _rows(
-        inter.filter(inter.contact_name.notnull()).select("interaction_id", "contact_name")
-        .to_pyarrow(), ["interaction_id", "contact_name"]
-    ):
-        names[iid].add(name)
+    contact = inter.filter(inter.contact_name.notnull()).select(
+        "interaction_id", name=inter.contact_name)
     imap = wh.table("identity_map")
     parties = wh.table("parties")
     im_i = imap.filter(imap.record_table == "interactions")
@@ -74,10 +73,9 @@ def known_names(ws: Workspace) -> dict[str, list[str]]:
     party_names = parties.filter(parties.name.notnull()).join(
         im_p, [parties.source == im_p.source, parties.source_id == im_p.source_id]
     ).select(im_p.customer_key, parties.name)
-    joined = by_record.join(party_names, "customer_key").select("interaction_id", "name").distinct()
-    for iid, name in _rows(joined.to_pyarrow(), ["interaction_id", "name"]):
-        names[iid].add(name)
-    return {k: sorted(v) for k, v in names.items()}
+    joined = by_record.join(party_names, "customer_key").select("interaction_id", "name")
+    both = contact.union(joined, distinct=True)
+    return both.group_by("interaction_id").aggregate(names=both.name.collect())
 
 
 RedactionCache = dict[tuple[str, tuple[str, ...], bool], list[pii.Span]]
@@ -146,80 +144,123 @@ def run(ws: Workspace) -> dict[str, Any]:
     t0 = time.perf_counter()
     settings = ws.settings.text
     wh = ws.warehouse
-    # jieba's dictionary load (~1 s, Python) runs in a thread while DuckDB reads (native code,
-    # GIL released); a bad user dictionary still fails before any work is done.
+    # jieba's dictionary and the sentiment models load (~1 s, Python) in a thread while DuckDB
+    # reads (native code, GIL released); a bad user dictionary still fails before any work.
     with ThreadPoolExecutor(1) as loader:
-        jieba_loaded = loader.submit(segment.tokenizer, settings.user_dictionary)
         classifier = IntentClassifier.for_workspace(
             ws.models_dir, settings.intent_min_confidence, settings.taxonomy_file or None
         )
         engine = sentiment_backend(settings.sentiment_backend, settings.transformer_model_dir)
-        interactions = wh.table("interactions").to_pyarrow()
-        messages = wh.table("messages")
-        messages = messages.order_by(["interaction_id", "seq"]).to_pyarrow()
-        names = known_names(ws)
-        jieba_loaded.result()
-    ids = interactions.column("interaction_id").to_pylist()
-    msg_ids = messages.column("interaction_id").to_pylist()
-    job = _Job(
-        ids=ids,
-        texts=interactions.column("text").to_pylist(),
-        msg_text=messages.column("text").to_pylist(),
-        msg_speaker=messages.column("speaker").to_pylist(),
-        msg_rows=_rows_of(msg_ids),
-        names=names,
-        subject_of=dict(zip(ids, interactions.column("subject").to_pylist(), strict=True)),
-        started=dict(zip(ids, interactions.column("started_at").to_pylist(), strict=True)),
-        agent_reason=dict(zip(ids, interactions.column("reason").to_pylist(), strict=True)),
-        classifier=classifier,
-        engine=engine,
-        user_dictionary=settings.user_dictionary,
-    )
-    # Every interaction, then the messages whose interaction is missing (still redacted).
-    known_ids = set(ids)
-    groups = ids + [iid for iid in job.msg_rows if iid not in known_ids]
+        loaded = loader.submit(_load_models, settings.user_dictionary, engine)
+        interactions, messages = _read(wh)
+        loaded.result()
+    _log.debug("text: read %d interactions, %d messages in %.2f s", interactions.num_rows,
+               messages.num_rows, time.perf_counter() - t0)
+    job = _Job(interactions, messages, classifier, engine, settings.user_dictionary)
     workers = settings.workers or default_workers()
-
-    records: list[dict[str, Any]] = []
-    doc_terms: list[tuple[Any, str, list[str]]] = []
-    changed_msgs: dict[int, str] = {}
-    changed_inter: dict[int, str] = {}
-    pii_found = 0
-    for part in _map_chunks(job, groups, workers):
-        records.extend(part.records)
-        doc_terms.extend(part.doc_terms)
-        changed_msgs.update(part.changed_msgs)
-        changed_inter.update(part.changed_inter)
-        pii_found += part.pii_found
-
-    insights = pa.Table.from_pylist(records) if records else None
+    chunks = _chunk_bounds(interactions, messages, workers)
+    # Where writes are transactional, each chunk's insights are written as it arrives (while
+    # the workers go on) and a failure rolls the table back; elsewhere one replace at the end.
+    streaming = bool(getattr(wh.store, "supports_transactions", False))
+    kept: list[pa.Table] = []
+    msg_changes: list[pa.Table] = []
+    inter_changes: list[pa.Table] = []
+    counts = topics.Counts()
+    records = pii_found = 0
     with wh.transaction():
-        wh.replace("interaction_insights", insights if insights is not None else [])
-        if settings.redact and changed_inter:
-            order = sorted(changed_inter)
-            rows = interactions.take(pa.array(order))
-            column = pa.array([changed_inter[i] for i in order], pa.string())
-            wh.upsert("interactions", rows.set_column(
-                rows.schema.get_field_index("text"), "text", column))
-        if settings.redact and changed_msgs:
-            order = sorted(changed_msgs)
-            rows = messages.take(pa.array(order))
-            column = pa.array([changed_msgs[i] for i in order], pa.string())
-            wh.upsert("messages", rows.set_column(
-                rows.schema.get_field_index("text"), "text", column))
-    topic_rows = topics.build(doc_terms)
+        if streaming:
+            wh.replace("interaction_insights", [])
+        for part in _map_chunks(job, chunks, workers):
+            if part.insights.num_rows:
+                if streaming:
+                    wh.append("interaction_insights", part.insights)
+                else:
+                    kept.append(part.insights)
+            records += part.insights.num_rows
+            counts.merge(part.counts)
+            msg_changes.append(part.changed_msgs)
+            inter_changes.append(part.changed_inter)
+            pii_found += part.pii_found
+        _log.debug("text: analysed in %.2f s", time.perf_counter() - t0)
+        if not streaming:
+            wh.replace("interaction_insights", pa.concat_tables(kept) if kept else [])
+        changed_inter = pa.concat_tables(inter_changes) if inter_changes else _CHANGES.empty_table()
+        changed_msgs = pa.concat_tables(msg_changes) if msg_changes else _CHANGES.empty_table()
+        if settings.redact:
+            _write_text(wh, "interactions", changed_inter)
+            _write_text(wh, "messages", changed_msgs)
+    topic_rows = topics.rows(counts)
     wh.replace("topics", topic_rows)
     seconds = time.perf_counter() - t0
+    _log.debug("text: written in %.2f s", seconds)
     return {
-        "interactions": len(records),
+        "interactions": records,
         "pii_found": pii_found,
-        "redacted_interactions": len(changed_inter) if settings.redact else 0,
-        "redacted_messages": len(changed_msgs) if settings.redact else 0,
+        "redacted_interactions": changed_inter.num_rows if settings.redact else 0,
+        "redacted_messages": changed_msgs.num_rows if settings.redact else 0,
         "intent_method": "model" if classifier.model is not None else "rules",
         "topics": len(topic_rows),
         "emerging_terms": sum(1 for r in topic_rows if r["emerging"]),
-        "texts_per_s": round(len(records) / seconds, 1) if seconds else None,
+        "texts_per_s": round(records / seconds, 1) if seconds else None,
     }
+
+
+def _load_models(user_dictionary: str, engine: Any) -> None:
+    segment.tokenizer(user_dictionary)
+    engine.load()  # before forking: the workers inherit the models
+
+
+def _read(wh: Any) -> tuple[pa.Table, pa.Table]:
+    """The columns the stage reads, both sorted by interaction (nulls last), so a run of
+    interactions and the messages of those interactions are one slice of each table."""
+    inter = wh.table("interactions")
+    names = _names(wh)
+    inter = inter.select("interaction_id", "source", "source_id", "subject", "started_at",
+                         "reason", "text")
+    inter = inter.left_join(names, inter.interaction_id == names.interaction_id).select(
+        inter.interaction_id, inter.source, inter.source_id, inter.subject, inter.started_at,
+        inter.reason, inter.text, names.names)
+    msgs = wh.table("messages").select("interaction_id", "source", "source_id", "seq",
+                                       "speaker", "text")
+    interactions = inter.order_by([ibis.asc("interaction_id", nulls_first=False),
+                                   "source", "source_id"]).to_pyarrow()
+    messages = msgs.order_by([ibis.asc("interaction_id", nulls_first=False), "seq"]).to_pyarrow()
+    return interactions, messages
+
+
+def _write_text(wh: Any, name: str, changes: pa.Table) -> None:
+    """Overwrite ``name``.text for the rows keyed (source, source_id) in ``changes``."""
+    if changes.num_rows == 0:
+        return
+    if wh.backend == "duckdb":
+        # An UPDATE of the one column from the registered Arrow table: the upsert of whole
+        # rows (delete + insert) rewrote every column of ~120k messages at the demo's size.
+        # Warehouse has no such method yet; this is the DuckDB connection of the store.
+        raw = wh.store.raw
+        view = f"_cx_text_{uuid.uuid4().hex}"
+        raw.register(view, changes)
+        try:
+            raw.execute(
+                f'UPDATE "{name}" AS t SET text = u.text FROM "{view}" AS u '
+                "WHERE t.source IS NOT DISTINCT FROM u.source "
+                "AND t.source_id IS NOT DISTINCT FROM u.source_id"
+            )
+        finally:
+            raw.unregister(view)
+        return
+    # Other backends: an upsert of the changed rows, every other column as it was.
+    new = dict(zip(zip(changes.column("source").to_pylist(),
+                       changes.column("source_id").to_pylist(), strict=True),
+                   changes.column("text").to_pylist(), strict=True))
+    full = wh.table(name).to_pyarrow()
+    keys = zip(full.column("source").to_pylist(), full.column("source_id").to_pylist(),
+               strict=True)
+    rows = [i for i, key in enumerate(keys) if key in new]
+    taken = full.take(pa.array(rows, pa.int64()))
+    text = [new[key] for key in zip(taken.column("source").to_pylist(),
+                                    taken.column("source_id").to_pylist(), strict=True)]
+    wh.upsert(name, taken.set_column(taken.schema.get_field_index("text"), "text",
+                                     pa.array(text, pa.string())))
 
 
 def default_workers() -> int:
@@ -242,42 +283,102 @@ def _rows_of(msg_ids: list[str]) -> dict[str, range]:
     return rows
 
 
+class _Sorted:
+    """An Arrow string column as a sequence for :mod:`bisect` (nulls after every string)."""
+
+    def __init__(self, column: pa.ChunkedArray) -> None:
+        self.column = column
+
+    def __len__(self) -> int:
+        return len(self.column)
+
+    def __getitem__(self, i: int) -> tuple[bool, str]:
+        return _order_key(self.column[i].as_py())
+
+
+def _order_key(iid: str | None) -> tuple[bool, str]:
+    return (iid is None, iid or "")
+
+
+Bounds = tuple[int, int, int, int]  # interaction rows lo, hi; message rows lo, hi
+
+
+def _chunk_bounds(interactions: pa.Table, messages: pa.Table, workers: int) -> list[Bounds]:
+    """Consecutive slices of the (sorted) interactions, at least ``CHUNK_MIN`` (but four per
+    worker when there are more), each with the messages of its interactions; messages of no
+    interaction go with the slice their id sorts into."""
+    n, m = interactions.num_rows, messages.num_rows
+    if n == 0:
+        return [(0, 0, 0, m)] if m else []
+    size = min(BATCH, max(CHUNK_MIN, -(-n // (4 * max(workers, 1)))))
+    ids = interactions.column("interaction_id")
+    msg_ids = _Sorted(messages.column("interaction_id"))
+    starts = [0]
+    for lo in range(size, n, size):
+        lo = max(lo, starts[-1] + 1)
+        while lo < n and ids[lo].as_py() == ids[lo - 1].as_py():
+            lo += 1  # an id repeated in interactions stays in one chunk with its messages
+        if lo < n:
+            starts.append(lo)
+    cuts = [0] + [bisect_left(msg_ids, _order_key(ids[lo].as_py())) for lo in starts[1:]] + [m]
+    ends = starts[1:] + [n]
+    return [(lo, hi, cuts[k], cuts[k + 1]) for k, (lo, hi) in enumerate(zip(starts, ends,
+                                                                            strict=True))]
+
+
 @dataclass
 class _Job:
     """The stage's inputs; forked workers inherit them, so only chunk bounds travel."""
 
-    ids: list[str]
-    texts: list[str | None]
-    msg_text: list[str | None]
-    msg_speaker: list[str | None]
-    msg_rows: dict[str, range]
-    names: dict[str, list[str]]
-    subject_of: dict[str, Any]
-    started: dict[str, Any]
-    agent_reason: dict[str, Any]
+    interactions: pa.Table
+    messages: pa.Table
     classifier: IntentClassifier
     engine: Any
     user_dictionary: str
     cache: RedactionCache = field(default_factory=dict)  # per process, across chunks
-    row_of: dict[str, int] = field(init=False)  # interaction id → row
-
-    def __post_init__(self) -> None:
-        self.row_of = {iid: i for i, iid in enumerate(self.ids)}
 
 
 @dataclass
 class _Part:
-    """What one chunk of interactions gives back."""
+    """What one chunk of interactions gives back (Arrow tables: cheap to send between
+    processes and to write)."""
 
-    records: list[dict[str, Any]]
-    doc_terms: list[tuple[Any, str, list[str]]]
-    changed_msgs: dict[int, str]  # message row → redacted text
-    changed_inter: dict[int, str]  # interaction row → redacted text
+    insights: pa.Table
+    counts: topics.Counts
+    changed_msgs: pa.Table  # source, source_id, redacted text
+    changed_inter: pa.Table
     pii_found: int
 
 
-def _chunk(job: _Job, group_ids: list[str]) -> _Part:
-    """Redact and analyse the interactions ``group_ids`` (and their messages)."""
+_CHANGES = pa.schema([("source", pa.string()), ("source_id", pa.string()), ("text", pa.string())])
+
+
+def _changes(table: pa.Table, changed: dict[int, str]) -> pa.Table:
+    rows = sorted(changed)
+    keys = table.select(["source", "source_id"]).take(pa.array(rows, pa.int64()))
+    return pa.Table.from_arrays(
+        [keys.column("source"), keys.column("source_id"),
+         pa.array([changed[i] for i in rows], pa.string())], schema=_CHANGES)
+
+
+def _chunk(job: _Job, bounds: Bounds) -> _Part:
+    """Redact and analyse the interactions of one slice (and their messages)."""
+    ilo, ihi, mlo, mhi = bounds
+    inter = job.interactions.slice(ilo, ihi - ilo)
+    msgs = job.messages.slice(mlo, mhi - mlo)
+    ids = inter.column("interaction_id").to_pylist()
+    texts = inter.column("text").to_pylist()
+    row_of = {iid: i for i, iid in enumerate(ids)}
+    names: dict[str, set[str]] = defaultdict(set)
+    for iid, known in zip(ids, inter.column("names").to_pylist(), strict=True):
+        if known:
+            names[iid].update(known)
+    msg_text = msgs.column("text").to_pylist()
+    msg_speaker = msgs.column("speaker").to_pylist()
+    msg_rows = _rows_of(msgs.column("interaction_id").to_pylist())
+    # Every interaction, then the messages whose interaction is missing (still redacted).
+    group_ids = ids + [iid for iid in msg_rows if iid not in row_of]
+
     found: dict[str, int] = defaultdict(int)
     turns: dict[str, list[tuple[str, str]]] = {}
     redacted: dict[str, str] = {}
@@ -285,14 +386,14 @@ def _chunk(job: _Job, group_ids: list[str]) -> _Part:
     changed_inter: dict[int, str] = {}
     cache = job.cache
     for iid in group_ids:
-        known = tuple(job.names.get(iid, ()))
+        known = tuple(sorted(names[iid])) if iid in names else ()
         may_name = pii.name_check(known) if known else None
         conv: list[tuple[str, str]] = []
-        for i in job.msg_rows.get(iid, ()):
-            text = job.msg_text[i]
+        for i in msg_rows.get(iid, ()):
+            text = msg_text[i]
             if not text:
                 continue
-            speaker = job.msg_speaker[i]
+            speaker = msg_speaker[i]
             result = _apply(text, _spans(text, known, speaker == "customer", cache, may_name))
             if result.found:
                 found[iid] += result.found
@@ -300,53 +401,57 @@ def _chunk(job: _Job, group_ids: list[str]) -> _Part:
             conv.append((speaker or "", result.text))
         if conv:
             turns[iid] = conv
-        row = job.row_of.get(iid)
-        text = job.texts[row] if row is not None else None
+        row = row_of.get(iid)
+        text = texts[row] if row is not None else None
         if text and row is not None:
             result = redact_transcript(text, known, cache)
             if result.found:
                 found[iid] += result.found
                 changed_inter[row] = result.text
             redacted[iid] = result.text
-    with_text = [iid for iid in group_ids
-                 if iid in job.row_of and (iid in redacted or iid in turns)]
+    with_text = [iid for iid in group_ids if iid in row_of and (iid in redacted or iid in turns)]
     doc_terms: list[tuple[Any, str, list[str]]] = []
-    records = _analyse(with_text, redacted, turns, job.subject_of, found, job.classifier,
-                       job.engine, job.user_dictionary, doc_terms, job.started, job.agent_reason)
-    return _Part(records, doc_terms, changed_msgs, changed_inter, int(sum(found.values())))
+    subject_of = dict(zip(ids, inter.column("subject").to_pylist(), strict=True))
+    started = dict(zip(ids, inter.column("started_at").to_pylist(), strict=True))
+    agent_reason = dict(zip(ids, inter.column("reason").to_pylist(), strict=True))
+    records = _analyse(with_text, redacted, turns, subject_of, found, job.classifier,
+                       job.engine, job.user_dictionary, doc_terms, started, agent_reason)
+    counts = topics.Counts()
+    counts.add(doc_terms)
+    return _Part(
+        pa.Table.from_pylist(records, schema=_INSIGHTS), counts, _changes(msgs, changed_msgs),
+        _changes(inter, changed_inter), int(sum(found.values())))
 
 
+_INSIGHTS = schema.arrow_schema("interaction_insights")
 _WORKER_JOB: _Job | None = None
 
 
-def _run_chunk(group_ids: list[str]) -> _Part:
+def _run_chunk(bounds: Bounds) -> _Part:
     assert _WORKER_JOB is not None
-    return _chunk(_WORKER_JOB, group_ids)
+    return _chunk(_WORKER_JOB, bounds)
 
 
-def _map_chunks(job: _Job, groups: list[str], workers: int) -> Iterator[_Part]:
-    """``_chunk`` over consecutive slices of ``groups``, in order; in ``workers`` processes."""
+def _map_chunks(job: _Job, chunks: list[Bounds], workers: int) -> Iterator[_Part]:
+    """``_chunk`` over ``chunks`` in order; in ``workers`` forked processes when more than one,
+    while this process takes their results (and writes them)."""
     global _WORKER_JOB
-    size = min(BATCH, max(CHUNK_MIN, -(-len(groups) // (4 * max(workers, 1)))))
-    chunks = [groups[lo : lo + size] for lo in range(0, len(groups), size)]
     workers = min(workers, len(chunks))
     if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        for chunk in chunks:
-            yield _chunk(job, chunk)
+        for bounds in chunks:
+            yield _chunk(job, bounds)
         return
-    # fork: the workers inherit the inputs and the loaded models (jieba, taxonomy, sentiment)
-    # and never touch the warehouse connection. This process works too: it takes chunks 0,
-    # w, 2w, … and the pool the others, so results are merged in chunk order.
-    job.engine.load()
+    # fork: the workers inherit the inputs (Arrow buffers, shared until written) and the loaded
+    # models (jieba, taxonomy, sentiment) and never touch the warehouse connection.
     _WORKER_JOB = job
+    gc.freeze()  # the parent's objects stay out of the workers' collections (and unshared pages)
     try:
-        with multiprocessing.get_context("fork").Pool(workers - 1) as pool:
-            theirs = pool.imap(_run_chunk, [c for k, c in enumerate(chunks) if k % workers])
-            for k, chunk in enumerate(chunks):
-                yield _chunk(job, chunk) if k % workers == 0 else next(theirs)
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            yield from pool.imap(_run_chunk, chunks)
             pool.close()
             pool.join()  # reaped, so their CPU time counts in os.times() of this process
     finally:
+        gc.unfreeze()
         _WORKER_JOB = None
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import heapq
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -35,19 +36,43 @@ def week_of(at: datetime | date | None) -> str:
     return (day - timedelta(days=day.weekday())).isoformat()
 
 
+@dataclass
+class Counts:
+    """Interactions and term uses per (week, reason): what :func:`rows` needs. Counts of parts
+    of the data add up (:meth:`merge`), so workers can each count their share."""
+
+    n_docs: Counter[tuple[str, str]] = field(default_factory=Counter)
+    term_docs: defaultdict[tuple[str, str], Counter[str]] = field(
+        default_factory=lambda: defaultdict(Counter))
+
+    def add(self, docs: Iterable[tuple[Any, str | None, Sequence[str]]]) -> None:
+        """Count ``(started_at, reason, terms)`` per interaction."""
+        for at, reason, terms in docs:
+            period = week_of(at)
+            distinct = set(terms)
+            for r in (reason or "other", ALL):
+                self.n_docs[(period, r)] += 1
+                self.term_docs[(period, r)].update(distinct)
+
+    def merge(self, other: Counts) -> None:
+        self.n_docs.update(other.n_docs)
+        for key, counts in other.term_docs.items():
+            self.term_docs[key].update(counts)
+
+
 def build(docs: Iterable[tuple[Any, str | None, Sequence[str]]]) -> list[dict[str, Any]]:
     """Rows of the ``topics`` table from ``(started_at, reason, terms)`` per interaction."""
-    n_docs: Counter[tuple[str, str]] = Counter()
-    term_docs: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    for at, reason, terms in docs:
-        period = week_of(at)
-        distinct = set(terms)
-        for r in (reason or "other", ALL):
-            n_docs[(period, r)] += 1
-            term_docs[(period, r)].update(distinct)
+    counts = Counts()
+    counts.add(docs)
+    return rows(counts)
+
+
+def rows(counts: Counts) -> list[dict[str, Any]]:
+    """Rows of the ``topics`` table from the counts of every interaction."""
+    n_docs, term_docs = counts.n_docs, counts.term_docs
     periods = sorted({p for p, _ in n_docs if p != "unknown"})
     reasons = sorted({r for _, r in n_docs})
-    rows: list[dict[str, Any]] = []
+    out: list[dict[str, Any]] = []
     for reason in reasons:
         for idx, period in enumerate(periods + (["unknown"] if (("unknown", reason) in n_docs) else [])):
             docs_now = n_docs.get((period, reason), 0)
@@ -75,10 +100,10 @@ def build(docs: Iterable[tuple[Any, str | None, Sequence[str]]]) -> list[dict[st
                 if term in chosen or emerging:
                     scored.append((term, count, share, baseline, lift, emerging))
             for term, count, share, baseline, lift, emerging in scored:
-                rows.append({
+                out.append({
                     "period": period, "reason": reason, "term": term, "count": count,
                     "docs": docs_now, "share": round(share, 4),
                     "baseline_share": None if baseline is None else round(baseline, 4),
                     "lift": None if lift is None else round(lift, 3), "emerging": emerging,
                 })
-    return rows
+    return out
