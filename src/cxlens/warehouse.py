@@ -168,6 +168,9 @@ class DuckDBStore:
     def export_parquet(self, name: str, path: Path) -> None:
         self.con.table(name).to_parquet(path)
 
+    def drop(self, name: str) -> None:
+        self.raw.execute(f'DROP TABLE IF EXISTS "{name}"')
+
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.con.disconnect()
@@ -308,6 +311,14 @@ class SparkStore:
     def export_parquet(self, name: str, path: Path) -> None:
         pq.write_table(self._read_arrow(name), path)
 
+    def drop(self, name: str) -> None:
+        self._schemas.pop(name, None)
+        with contextlib.suppress(Exception):
+            self.session.catalog.dropTempView(name)
+        with contextlib.suppress(FileNotFoundError):
+            (self.root / name / "_manifest.json").unlink()  # the table is gone from here on
+        shutil.rmtree(self.root / name, ignore_errors=True)
+
     def close(self) -> None:
         """Spark sessions are shared per process; nothing to release per warehouse."""
 
@@ -389,6 +400,12 @@ class Warehouse:
                 f"unknown backend {scheme!r} in {url!r}",
                 "use duckdb:///path/to/file.duckdb or pyspark://local[2]",
             )
+        # The names of the backend's tables, listed once: listing them costs a catalog query
+        # (DuckDB) or a directory scan (Spark), and every stage asks for tables many times.
+        # Emptied by whatever changes the set of tables (migrate, replace, drop, a failed
+        # transaction); a name not in it is looked up again before it is called unknown, so a
+        # table made behind Warehouse's back is still found.
+        self._names: set[str] | None = None
 
     @property
     def backend(self) -> str:
@@ -400,8 +417,24 @@ class Warehouse:
         return self.store.con
 
     # -- schema -------------------------------------------------------------------------------
+    def _table_names(self, refresh: bool = False) -> set[str]:
+        if refresh or self._names is None:
+            self._names = set(self.store.list_tables())
+        return self._names
+
+    def _forget_tables(self) -> None:
+        """The set of tables may have changed: list it again on the next look-up."""
+        self._names = None
+
     def migrate(self, tables: Sequence[str] | None = None) -> list[str]:
         """Create missing tables and add missing columns. Returns what was changed."""
+        self._forget_tables()
+        try:
+            return self._migrate(tables)
+        finally:
+            self._forget_tables()
+
+    def _migrate(self, tables: Sequence[str] | None) -> list[str]:
         changed: list[str] = []
         existing = set(self.store.list_tables())
         for name in tables or schema.ALL_TABLES:
@@ -417,23 +450,47 @@ class Warehouse:
         return changed
 
     def tables(self) -> list[str]:
-        return sorted(self.store.list_tables())
+        return sorted(self._table_names(refresh=True))
 
     def table(self, name: str) -> ir.Table:
         """The Ibis table ``name``; raises :class:`NotFoundError` for an unknown name."""
-        if name not in self.store.list_tables():
-            known = ", ".join(sorted(schema.ALL_TABLES))
-            raise NotFoundError(f"no table {name!r} in this warehouse", f"known tables: {known}")
-        return self.store.table(name)
+        if name not in self._table_names() and name not in self._table_names(refresh=True):
+            raise self._unknown(name)
+        try:
+            return self.store.table(name)
+        except Exception as exc:
+            # a cached name whose table went away (dropped outside this Warehouse)
+            if name not in self._table_names(refresh=True):
+                raise self._unknown(name) from exc
+            raise
+
+    @staticmethod
+    def _unknown(name: str) -> NotFoundError:
+        known = ", ".join(sorted(schema.ALL_TABLES))
+        return NotFoundError(f"no table {name!r} in this warehouse", f"known tables: {known}")
+
+    def drop(self, name: str) -> None:
+        """Drop table ``name`` (a no-op when it does not exist)."""
+        self._forget_tables()
+        try:
+            self.store.drop(name)
+        finally:
+            self._forget_tables()
 
     def counts(self) -> dict[str, int]:
         """Rows per table, every table of the warehouse (quarantine included)."""
         return {name: self.store.count(name) for name in self.tables()}
 
     # -- writes -------------------------------------------------------------------------------
-    def transaction(self) -> contextlib.AbstractContextManager[None]:
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
         """Group writes: all or nothing on stores that support transactions."""
-        return self.store.transaction()
+        try:
+            with self.store.transaction():
+                yield
+        except BaseException:
+            self._forget_tables()  # a rolled-back transaction may have undone a create
+            raise
 
     def append(self, name: str, data: Any) -> int:
         """Append rows (Arrow/pandas/records), conformed to the table's schema."""
@@ -462,6 +519,7 @@ class Warehouse:
         """Replace the whole content of a (derived) table by an Ibis expression or Arrow data."""
         from ibis.expr.types import Table as IbisTable
 
+        self._forget_tables()
         if isinstance(data, IbisTable):
             self.store.replace_expr(name, _conform_expr(name, data))
             return int(self.store.table(name).count().execute())

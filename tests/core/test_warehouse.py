@@ -113,3 +113,41 @@ def test_migrate_adds_a_new_column(make_workspace, monkeypatch):
 def test_unknown_backend_url(tmp_path, url):
     with pytest.raises(WarehouseError):
         Warehouse(url, tmp_path)
+
+
+def test_a_table_created_after_a_lookup_is_found(workspace):
+    """The table list is cached: creating or dropping a table must not leave it stale."""
+    wh = workspace.warehouse
+    wh.table("interactions")  # fills the cache
+    with pytest.raises(NotFoundError):
+        wh.table("cx_extra")
+    wh.store.create("cx_extra", schema.arrow_schema("parties"))  # behind Warehouse's back
+    assert wh.table("cx_extra").columns == wh.table("parties").columns
+    assert "cx_extra" in wh.tables()
+    wh.drop("cx_extra")
+    with pytest.raises(NotFoundError, match="no table 'cx_extra'"):
+        wh.table("cx_extra")
+    assert "cx_extra" not in wh.tables()
+
+
+def test_table_lookups_list_the_tables_once(make_workspace, monkeypatch):
+    wh = make_workspace("duckdb").warehouse
+    calls = []
+    real = wh.store.list_tables
+    monkeypatch.setattr(wh.store, "list_tables", lambda: calls.append(1) or real())
+    for _ in range(5):
+        wh.table("interactions")
+        wh.table("parties")
+    assert len(calls) <= 1
+    wh.migrate(["parties"])  # changes nothing, but the list is read again after it
+    wh.table("parties")
+    assert len(calls) >= 2
+
+
+def test_a_table_dropped_outside_the_warehouse_is_unknown(make_workspace):
+    wh = make_workspace("duckdb").warehouse
+    wh.store.create("cx_gone", schema.arrow_schema("parties"))
+    wh.table("cx_gone")
+    wh.store.raw.execute('DROP TABLE "cx_gone"')
+    with pytest.raises(NotFoundError, match="no table 'cx_gone'"):
+        wh.table("cx_gone")
