@@ -118,6 +118,52 @@ def test_small_batches_and_flushes_give_the_same_results(synth_ws, monkeypatch) 
         "interaction_id", "qa_score", "qa_passed").to_pyarrow().sort_by("interaction_id") == scores
 
 
+def test_worker_processes_give_the_same_rows_in_the_same_order(synth_ws, monkeypatch) -> None:
+    """Chunks inspected in two forked workers, written as they come back: the rows and their
+    order are those of the inspection in this process, and so is the summary."""
+    import cxlens.qa.stage as stage
+
+    ws, _ = synth_ws
+    drop = ("interactions_per_s",)
+    serial = run(ws, workers=1)
+    rows = ws.warehouse.table("qa_results").drop("scored_at").to_pyarrow()
+    scores = ws.warehouse.table("interaction_insights").select(
+        "interaction_id", "qa_score", "qa_passed").to_pyarrow().sort_by("interaction_id")
+    monkeypatch.setattr(stage, "CHUNK", 37)  # many chunks, several in flight per worker
+    monkeypatch.setattr(stage, "FLUSH_EVERY", 100)
+    monkeypatch.setattr(stage, "_BATCH_ROWS", 53)
+    parallel = run(ws, workers=2)
+    assert {k: v for k, v in parallel.items() if k not in drop} == {
+        k: v for k, v in serial.items() if k not in drop}
+    assert list(parallel["failed_by_rule"]) == list(serial["failed_by_rule"])
+    assert ws.warehouse.table("qa_results").drop("scored_at").to_pyarrow().equals(rows)
+    assert ws.warehouse.table("interaction_insights").select(
+        "interaction_id", "qa_score", "qa_passed").to_pyarrow().sort_by("interaction_id") == scores
+
+
+def test_a_failing_worker_fails_the_stage_and_keeps_the_last_results(synth_ws, monkeypatch) -> None:
+    import cxlens.qa.stage as stage
+    from cxlens.qa.engine import Inspector
+
+    ws, _ = synth_ws
+    before = _results(ws)
+    calls = {"n": 0}
+    inspect = Inspector.inspect
+
+    def flaky(self, turns, context=None):  # forked workers inherit the patch
+        calls["n"] += 1
+        if calls["n"] == 150:
+            raise ValueError("rule engine broke")
+        return inspect(self, turns, context)
+
+    monkeypatch.setattr(Inspector, "inspect", flaky)
+    monkeypatch.setattr(stage, "CHUNK", 100)
+    monkeypatch.setattr(stage, "FLUSH_EVERY", 100)
+    with pytest.raises(ValueError, match="rule engine broke"):
+        run(ws, workers=2)
+    assert _results(ws) == before  # one transaction: the written batches were rolled back
+
+
 def test_scorecards_by_every_grouping(synth_ws) -> None:
     ws, summary = synth_ws
     for by in ("agent", "team", "queue"):

@@ -11,13 +11,21 @@ conversation with :class:`~cxlens.qa.engine.Inspector`, and writes
 Interactions with a body (``interactions.text``) but no messages are inspected as one turn:
 the agent's when the contact was outbound, the system's for IVR (so no agent rule applies and
 the score stays empty: there is no agent work to grade), of unknown speaker otherwise.
+
+The stream is cut into chunks of whole interactions; with more than one worker the chunks are
+inspected in forked processes (they inherit the rule book; only the chunk's Arrow rows go to
+them and its ``qa_results`` rows come back) while this process reads the next chunks and
+writes finished ones in order, so the output is the same rows in the same order.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
+from collections import deque
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,7 +38,10 @@ from cxlens.qa.rules import load_rules
 from cxlens.workspace import Workspace
 
 FLUSH_EVERY = 20_000  # interactions per write batch: bounds memory on large warehouses
+CHUNK = 2_500  # interactions per unit of work given to a worker process
 _BATCH_ROWS = 65_536
+_MESSAGE_COLUMNS = ("interaction_id", "seq", "speaker", "text", "agent_id", "channel",
+                    "sentiment_start", "sentiment", "silence_s", "silence_at_s")
 # One encoder for every evidence row: json.dumps(..., ensure_ascii=False) builds a new encoder
 # per call, a fifth of the stage's time. Same output.
 _to_json = json.JSONEncoder(ensure_ascii=False).encode
@@ -73,9 +84,9 @@ def _stream(ws: Workspace, expr: Any) -> Iterator[pa.RecordBatch]:
         cursor.close()
 
 
-def _conversations(ws: Workspace) -> Iterator[tuple[str, str | None, CallContext, list[Turn]]]:
-    """(interaction_id, agent_id, context, turns) for every interaction with messages, then for
-    every interaction with only a text body."""
+def _queries(ws: Workspace) -> tuple[Any, Any]:
+    """The two streams: message rows (ordered by interaction, seq) joined with their context,
+    and the interactions with only a text body (ordered by interaction)."""
     wh = ws.warehouse
     calls, insights, speech = _context_tables(ws)
     # No ``ts``: no rule reads message times (silence comes from the audio signal), and turning
@@ -86,37 +97,9 @@ def _conversations(ws: Workspace) -> Iterator[tuple[str, str | None, CallContext
         .left_join(calls, "interaction_id")
         .left_join(insights, "interaction_id")
         .left_join(speech, "interaction_id")
-        .select("interaction_id", "seq", "speaker", "text", "agent_id", "channel",
-                "sentiment_start", "sentiment", "silence_s", "silence_at_s")
+        .select(*_MESSAGE_COLUMNS)
         .order_by(["interaction_id", "seq"])
     )
-    pending: tuple[str, str | None, CallContext, list[Turn]] | None = None
-    for batch in _stream(ws, joined):
-        n = batch.num_rows
-        if not n:
-            continue
-        # Where each interaction starts, found by Arrow; only the per-turn columns become Python
-        # objects row by row, the context columns once per interaction.
-        ids = batch.column("interaction_id")
-        changed = pc.not_equal(ids.slice(1), ids.slice(0, n - 1))
-        starts = [0, *pc.add(pc.indices_nonzero(changed), 1).to_pylist()]
-        heads = batch.take(pa.array(starts, pa.int64())).to_pydict()
-        seqs = batch.column("seq").to_pylist()
-        speakers = batch.column("speaker").to_pylist()
-        texts = batch.column("text").to_pylist()
-        for k, (lo, hi) in enumerate(zip(starts, [*starts[1:], n], strict=True)):
-            turns = [Turn(int(seq or 0), speaker, text or "") for seq, speaker, text
-                     in zip(seqs[lo:hi], speakers[lo:hi], texts[lo:hi], strict=True)]
-            interaction = heads["interaction_id"][k]
-            if pending is not None and pending[0] == interaction:  # runs on from the last batch
-                pending[3].extend(turns)
-                continue
-            if pending is not None:
-                yield pending
-            pending = (interaction, heads["agent_id"][k], _context(heads, k), turns)
-    if pending is not None:
-        yield pending
-
     bodies = wh.table("interactions")
     bodies = bodies.filter(bodies.text.notnull() & (bodies.text.strip() != ""))
     bodies = bodies.anti_join(messages.select("interaction_id").distinct(), "interaction_id")
@@ -127,8 +110,72 @@ def _conversations(ws: Workspace) -> Iterator[tuple[str, str | None, CallContext
                 "sentiment", "silence_s", "silence_at_s")
         .order_by("interaction_id")
     )
+    return joined, bodies
+
+
+@dataclass
+class _Chunk:
+    """Rows of whole interactions: ``messages`` (one row per message) or ``bodies`` (one row
+    per interaction)."""
+
+    kind: str
+    rows: pa.Table
+
+    # pickled (to a worker) as an Arrow IPC stream: that writes only the slice's rows, where
+    # pickling the sliced table copied its whole record batch (7 MB a chunk instead of 0.5)
+    def __getstate__(self) -> tuple[str, pa.Buffer]:
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, self.rows.schema) as writer:
+            writer.write_table(self.rows)
+        return self.kind, sink.getvalue()
+
+    def __setstate__(self, state: tuple[str, pa.Buffer]) -> None:
+        self.kind, self.rows = state[0], pa.ipc.open_stream(state[1]).read_all()
+
+
+def _starts(ids: pa.Array) -> list[int]:
+    """Row positions where a new interaction begins (``ids`` sorted)."""
+    n = len(ids)
+    if n == 0:
+        return []
+    changed = pc.not_equal(ids.slice(1), ids.slice(0, n - 1))
+    return [0, *pc.add(pc.indices_nonzero(changed), 1).to_pylist()]
+
+
+def _chunks(ws: Workspace, size: int | None = None) -> Iterator[_Chunk]:
+    """The conversations in chunks of ``size`` whole interactions: message rows first (an
+    interaction's messages may straddle stream batches: it goes out whole with the next chunk),
+    then the body-only interactions."""
+    size = size or CHUNK
+    joined, bodies = _queries(ws)
+    carry: pa.Table | None = None
+    for batch in _stream(ws, joined):
+        if not batch.num_rows:
+            continue
+        table = pa.Table.from_batches([batch])
+        table = table if carry is None else pa.concat_tables([carry, table])
+        starts = _starts(table.column("interaction_id").combine_chunks())
+        # the last interaction may go on in the next batch: it stays in the carry
+        cut = 0
+        for k in range(size, len(starts), size):
+            yield _Chunk("messages", table.slice(cut, starts[k] - cut))
+            cut = starts[k]
+        carry = table.slice(cut)
+    if carry is not None and carry.num_rows:
+        yield _Chunk("messages", carry)
     for batch in _stream(ws, bodies):
-        cols = batch.to_pydict()
+        for lo in range(0, batch.num_rows, size):
+            yield _Chunk("bodies", pa.Table.from_batches([batch.slice(lo, size)]))
+
+
+def _conversations(chunk: _Chunk) -> Iterator[tuple[str, str | None, CallContext, list[Turn]]]:
+    """(interaction_id, agent_id, context, turns) for every interaction of ``chunk``."""
+    table = chunk.rows.combine_chunks()
+    n = table.num_rows
+    if not n:
+        return
+    if chunk.kind == "bodies":
+        cols = table.to_pydict()
         for i, interaction in enumerate(cols["interaction_id"]):
             channel, direction = cols["channel"][i], cols["direction"][i]
             # IVR text is the system's prompt, not an agent's words: nothing to grade.
@@ -136,6 +183,18 @@ def _conversations(ws: Workspace) -> Iterator[tuple[str, str | None, CallContext
                        else "agent" if direction == "outbound" else None)
             yield interaction, cols["agent_id"][i], _context(cols, i), [
                 Turn(1, speaker, cols["text"][i])]
+        return
+    # Where each interaction starts, found by Arrow; only the per-turn columns become Python
+    # objects row by row, the context columns once per interaction.
+    starts = _starts(table.column("interaction_id").chunk(0))
+    heads = table.take(pa.array(starts, pa.int64())).to_pydict()
+    seqs = table.column("seq").to_pylist()
+    speakers = table.column("speaker").to_pylist()
+    texts = table.column("text").to_pylist()
+    for k, (lo, hi) in enumerate(zip(starts, [*starts[1:], n], strict=True)):
+        turns = [Turn(int(seq or 0), speaker, text or "") for seq, speaker, text
+                 in zip(seqs[lo:hi], speakers[lo:hi], texts[lo:hi], strict=True)]
+        yield heads["interaction_id"][k], heads["agent_id"][k], _context(heads, k), turns
 
 
 def _context(cols: dict[str, list[Any]], i: int) -> CallContext:
@@ -203,16 +262,18 @@ def _evidence_json(evidence: dict[str, Any]) -> str:
         return _to_json(evidence)
 
 
-def _write_insights(ws: Workspace, scores: list[dict[str, Any]]) -> None:
+_SCORES = pa.schema([("interaction_id", pa.string()), ("qa_score", pa.float64()),
+                     ("qa_passed", pa.bool_())])
+
+
+def _write_insights(ws: Workspace, scores: pa.Table) -> None:
     """Set qa_score/qa_passed on existing insight rows; create rows that do not exist yet."""
     import ibis
 
-    if not scores:
+    if not scores.num_rows:
         return
     wh = ws.warehouse
-    frame = pa.Table.from_pylist(scores, schema=pa.schema([
-        ("interaction_id", pa.string()), ("qa_score", pa.float64()), ("qa_passed", pa.bool_())]))
-    incoming = ibis.memtable(frame)
+    incoming = ibis.memtable(scores)
     insights = wh.table("interaction_insights")
     existing = insights.drop("qa_score", "qa_passed").inner_join(incoming, "interaction_id")
     missing = incoming.anti_join(insights, "interaction_id")
@@ -223,8 +284,86 @@ def _write_insights(ws: Workspace, scores: list[dict[str, Any]]) -> None:
     wh.upsert("interaction_insights", rows, keys=("interaction_id",))
 
 
-def run(ws: Workspace) -> dict[str, Any]:
-    """Pipeline entry (stage ``qa``): transcribe pending recordings, then inspect everything.
+@dataclass
+class _Part:
+    """One chunk inspected: its ``qa_results`` rows, one score row per interaction, and the
+    applicable rules failed by the scored ones (in the order first seen)."""
+
+    results: pa.Table | None
+    scores: pa.Table
+    failed: dict[str, int]
+
+
+def _inspect_chunk(inspector: Inspector, now: datetime, chunk: _Chunk) -> _Part:
+    rule_rows = _RuleRows(now)
+    ids: list[str] = []
+    values: list[float | None] = []
+    passes: list[bool | None] = []
+    failed: dict[str, int] = {}
+    for interaction, agent, context, turns in _conversations(chunk):
+        result = inspector.inspect(turns, context)
+        rule_rows.add(interaction, agent, result)
+        ids.append(interaction)
+        values.append(result.score)
+        passes.append(result.passed)
+        if result.score is not None:
+            for rule in result.failed:
+                failed[rule] = failed.get(rule, 0) + 1
+    scores = pa.table([pa.array(ids, pa.string()), pa.array(values, pa.float64()),
+                       pa.array(passes, pa.bool_())], schema=_SCORES)
+    return _Part(rule_rows.table() if len(rule_rows) else None, scores, failed)
+
+
+# what forked workers inherit (set only while a pool runs): the inspector and the run's time
+_WORKER: tuple[Inspector, datetime] | None = None
+
+
+def _worker_chunk(chunk: _Chunk) -> _Part:
+    assert _WORKER is not None
+    return _inspect_chunk(*_WORKER, chunk)
+
+
+def default_workers() -> int:
+    """Processes that inspect when not told: the CPUs we may use, at most 2."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(2, cpus))
+
+
+def _parts(chunks: Iterator[_Chunk], inspector: Inspector, now: datetime,
+           workers: int) -> Iterator[_Part]:
+    """Each chunk inspected, in chunk order. With ``workers`` > 1 they are inspected in that
+    many forked processes, at most ``2 × workers`` chunks in flight (memory stays bounded);
+    this process keeps reading chunks and the caller writes the finished ones meanwhile."""
+    import multiprocessing
+
+    global _WORKER
+    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        for chunk in chunks:
+            yield _inspect_chunk(inspector, now, chunk)
+        return
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    # fork: the workers inherit the compiled rule book and never touch the warehouse
+    _WORKER = (inspector, now)
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            pending: deque[Future[_Part]] = deque()
+            for chunk in chunks:
+                pending.append(pool.submit(_worker_chunk, chunk))
+                while len(pending) >= 2 * workers or (pending and pending[0].done()):
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+    finally:
+        _WORKER = None
+
+
+def run(ws: Workspace, workers: int | None = None) -> dict[str, Any]:
+    """Pipeline entry (stage ``qa``): transcribe pending recordings, then inspect everything
+    (in ``workers`` processes; default: the CPUs available, at most 2).
 
     >>> import cxlens
     >>> from cxlens.qa.stage import run
@@ -241,35 +380,41 @@ def run(ws: Workspace) -> dict[str, Any]:
     inspected = scored = passed = 0
     total_score = 0.0
     failed_by_rule: dict[str, int] = {}
-    rule_rows = _RuleRows(now)
-    scores: list[dict[str, Any]] = []
+    results: list[pa.Table] = []
+    scores: list[pa.Table] = []
+    waiting = 0
     first_write = True
 
     def flush() -> None:
-        nonlocal first_write, scores
+        nonlocal first_write, results, scores, waiting
+        rows = pa.concat_tables(results) if results else None
         if first_write:
-            wh.replace("qa_results", rule_rows.table() if len(rule_rows) else [])
+            wh.replace("qa_results", rows if rows is not None else [])
             first_write = False
-        elif len(rule_rows):
-            wh.append("qa_results", rule_rows.table())
-        _write_insights(ws, scores)
-        rule_rows.clear()
-        scores = []
+        elif rows is not None:
+            wh.append("qa_results", rows)
+        if scores:
+            _write_insights(ws, pa.concat_tables(scores))
+        results, scores, waiting = [], [], 0
 
     with wh.transaction():
-        for interaction, agent, context, turns in _conversations(ws):
-            result = inspector.inspect(turns, context)
-            inspected += 1
-            rule_rows.add(interaction, agent, result)
-            scores.append({"interaction_id": interaction, "qa_score": result.score,
-                           "qa_passed": result.passed})
-            if result.score is not None:
-                scored += 1
-                total_score += result.score
-                passed += bool(result.passed)
-                for rule in result.failed:
-                    failed_by_rule[rule] = failed_by_rule.get(rule, 0) + 1
-            if len(scores) >= FLUSH_EVERY:
+        chunks = _chunks(ws, max(1, min(CHUNK, FLUSH_EVERY)))
+        for part in _parts(chunks, inspector, now, default_workers() if workers is None
+                           else workers):
+            if part.results is not None:
+                results.append(part.results)
+            scores.append(part.scores)
+            inspected += part.scores.num_rows
+            for score, ok in zip(part.scores.column("qa_score").to_pylist(),
+                                 part.scores.column("qa_passed").to_pylist(), strict=True):
+                if score is not None:
+                    scored += 1
+                    total_score += score
+                    passed += bool(ok)
+            for rule, n in part.failed.items():
+                failed_by_rule[rule] = failed_by_rule.get(rule, 0) + n
+            waiting += part.scores.num_rows
+            if waiting >= FLUSH_EVERY:
                 flush()
         flush()
     seconds = time.perf_counter() - started
