@@ -245,3 +245,53 @@ def test_personal_mobile_bridges_identified_records_but_not_two_accounts(make_wo
     assert kinds and set(kinds) == {"mobile"}
     # the same mobile quoted with two accounts is a shared phone (household rule): no merge
     assert key["N1"] != key["N2"] and key["k8"] not in (key["N1"], key["N2"])
+
+
+def _weak_rule_by_hand(rows, weak):
+    """The two passes of the weak-value rule with networkx, membership by membership."""
+    import networkx as nx
+
+    def smallest(members):
+        g = nx.Graph()
+        for node, edge, _ in members:
+            g.add_edge(("n", node), ("v", edge))
+        return {n: min(m for _, m in (x for x in comp if x[0] == "n"))
+                for comp in nx.connected_components(g) for k, n in comp if k == "n"}
+
+    strong = [r for r in rows if r[2] not in weak]
+    first = smallest(strong)
+    anchors = {first[n] for n, _, kind in strong if kind not in {*weak, *graph.NON_ANCHOR_KINDS}}
+    seen: dict[str, set[int]] = {}
+    for node, edge, kind in rows:
+        if kind in weak and first.get(node, node) in anchors:
+            seen.setdefault(edge, set()).add(first.get(node, node))
+    excluded = [r for r in rows if r[2] in weak and len(seen.get(r[1], ())) > 1]
+    final = smallest([r for r in rows if r not in excluded])
+    return {n: lab for n, lab in final.items() if n != lab}, sorted(excluded)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_in_memory_weak_rule_matches_the_rule_written_out(seed):
+    """graph.resolve_in_memory (arrays, SciPy) = the rule done by hand with networkx, on random
+    memberships of strong, personal, non-anchor and weak kinds."""
+    rng = random.Random(seed)
+    # value counts per kind: sparse enough for many components, phones shared between them
+    kinds = {"account": 250, "order": 200, "case": 150, "phone": 40, "mobile": 250}
+    rows = sorted({(rng.randrange(1, 400), f"{kind}:{rng.randrange(n)}", kind)
+                   for _ in range(450) for kind, n in [rng.choice(list(kinds.items()))]})
+    edges = pa.table({"node_id": pa.array([r[0] for r in rows], pa.int64()),
+                      "edge": [r[1] for r in rows], "kind": [r[2] for r in rows]})
+    found = graph.resolve_in_memory(edges, ["phone"])
+    labels, excluded = _weak_rule_by_hand(rows, {"phone"})
+    assert excluded, "the random graph should exercise the shared-line rule"
+    assert len(set(labels.values())) > 10
+    assert dict(zip(found.labels.column("node_id").to_pylist(),
+                    found.labels.column("label").to_pylist(), strict=True)) == labels
+    assert sorted(tuple(r.values()) for r in found.excluded.to_pylist()) == excluded
+
+
+def test_in_memory_resolution_of_no_memberships():
+    edges = pa.table({"node_id": pa.array([], pa.int64()), "edge": pa.array([], pa.string()),
+                      "kind": pa.array([], pa.string())})
+    found = graph.resolve_in_memory(edges, ["phone"])
+    assert found.labels.num_rows == 0 and found.excluded.num_rows == 0 and found.linked == 0

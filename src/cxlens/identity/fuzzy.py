@@ -11,6 +11,7 @@ The same :func:`splink_settings` drive the "Splink alone" benchmark.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -93,17 +94,56 @@ def train_and_predict(rows: pa.Table, threshold: float, seed: int = 7) -> pa.Tab
         "unique_id_l, unique_id_r, match_weight, match_probability").fetch_arrow_table()
 
 
+class SplinkRun:
+    """Splink training and prediction under way on a worker thread (:func:`start_matches`).
+
+    Splink works in its own in-memory DuckDB, which releases the GIL while it runs, so the
+    stage builds the identifier memberships in the warehouse meanwhile (the two DuckDBs share
+    the cores); :meth:`finish` waits for the pairs and writes them.
+    """
+
+    def __init__(self, ws: Workspace, now: datetime, rows: pa.Table | None) -> None:
+        self.ws, self.now = ws, now
+        self._future: Future[pa.Table] | None = None
+        if rows is not None:
+            threshold = ws.settings.identity.splink_threshold
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cxlens-splink")
+            self._future = pool.submit(train_and_predict, rows, threshold)
+            pool.shutdown(wait=False)  # the worker ends with its one task
+
+    def finish(self) -> int:
+        """Wait for Splink; append its matches to ``identity_edges_all`` and write
+        ``identity_matches``. Returns the number of pairs."""
+        wh = self.ws.warehouse
+        if self._future is None:  # nothing to learn from
+            wh.replace("identity_matches", wh.table("identity_matches").limit(0))
+            return 0
+        return _write_matches(self.ws, self._future.result(), self.now)
+
+    def abandon(self) -> None:
+        """Wait for the worker without writing (the stage failed meanwhile); its error, if
+        any, is dropped in favour of the stage's own."""
+        if self._future is not None:
+            wait([self._future])
+
+
+def start_matches(ws: Workspace, now: datetime) -> SplinkRun:
+    """Read the parties extract (needs ``identity_nodes``) and start Splink on it in the
+    background; :meth:`SplinkRun.finish` writes the matches."""
+    rows = person_rows(ws).to_pyarrow()
+    return SplinkRun(ws, now, rows if rows.num_rows >= 10 else None)
+
+
 def add_matches(ws: Workspace, now: datetime) -> int:
     """Append Splink's matches to ``identity_edges_all`` and ``identity_matches``."""
+    return start_matches(ws, now).finish()
+
+
+def _write_matches(ws: Workspace, pairs: pa.Table, now: datetime) -> int:
     import ibis
     import pyarrow as pa
 
     wh = ws.warehouse
-    rows = person_rows(ws).to_pyarrow()
-    if rows.num_rows < 10:  # nothing to learn from
-        wh.replace("identity_matches", wh.table("identity_matches").limit(0))
-        return 0
-    pairs = train_and_predict(rows, ws.settings.identity.splink_threshold)
     left = pairs.column("unique_id_l")
     edges = pa.table({
         "node_id": pa.concat_arrays([left.combine_chunks(),

@@ -46,26 +46,71 @@ def run(ws: Workspace, mode: Mode = "auto") -> dict[str, Any]:
 
 def full_run(ws: Workspace) -> dict[str, Any]:
     """Recompute the whole graph (keys stay stable; merges and splits are logged)."""
-    import ibis
-
     wh = ws.warehouse
     t0 = time.perf_counter()
     now = datetime.now(UTC).replace(tzinfo=None)
     wh.replace("identity_nodes", graph.numbered(graph.records(wh, distinct=False)))
     rules = edge_rules(ws)
     settings = ws.settings.identity
-    wh.replace("identity_edges_all",
-               graph.memberships(graph.identifier_rows(wh, settings), wh.table("identity_nodes"),
-                                 rules))
-    matches = 0
+    # Splink (its own in-memory DuckDB) trains on a worker thread while the warehouse builds
+    # and writes the identifier memberships; its matches are appended after them
+    splink_run = None
     if settings.splink:
         from cxlens.identity import fuzzy
 
-        matches = fuzzy.add_matches(ws, now)
+        splink_run = fuzzy.start_matches(ws, now)
+    try:
+        wh.replace("identity_edges_all",
+                   graph.memberships(graph.identifier_rows(wh, settings),
+                                     wh.table("identity_nodes"), rules))
+    except BaseException:
+        if splink_run is not None:
+            splink_run.abandon()
+        raise
+    matches = splink_run.finish() if splink_run is not None else 0
     # pass 1: strong edges only; pass 2: plus the weak values that touch one anchored customer.
-    # Components are computed on the values' roots (graph.value_roots, labelled in memory by
-    # graph.components); intermediate results are engine-side cached tables (in memory on
-    # DuckDB, persisted frames on Spark).
+    if settings.components == "local":
+        return _resolve_local(ws, now, matches, t0)
+    return _resolve_engine(ws, now, matches, t0)
+
+
+def _resolve_local(ws: Workspace, now: datetime, matches: int, t0: float) -> dict[str, Any]:
+    """Both passes in memory (graph.resolve_in_memory) on the memberships fetched once. The
+    final labels (every record whose label is not its own id) reach the keys as an in-memory
+    table on DuckDB (scanned in place); other engines get them written to
+    ``identity_labels_b``."""
+    import ibis
+
+    wh = ws.warehouse
+    edges = wh.table("identity_edges_all").select("node_id", "edge", "kind").to_pyarrow()
+    found = graph.resolve_in_memory(edges, ws.settings.identity.weak_types)
+    del edges
+    wh.replace(graph.EXCLUDED, found.excluded)
+    if wh.backend == "duckdb":
+        labels = ibis.memtable(found.labels)
+        scratch = graph.LABELS
+    else:
+        wh.replace(graph.LABELS[1], found.labels)
+        labels = wh.table(graph.LABELS[1])
+        scratch = graph.LABELS[:1]
+    for name in scratch:  # not computed on this path: no stale copy of an earlier run lingers
+        if wh.table(name).count().execute():
+            wh.replace(name, [])
+    return _write_keys(ws, labels, now, {
+        "mode": "full", "linked_records": found.linked, "fuzzy_matches": matches,
+        "seconds_graph": round(time.perf_counter() - t0, 2),
+    })
+
+
+def _resolve_engine(ws: Workspace, now: datetime, matches: int, t0: float) -> dict[str, Any]:
+    """Both passes as Ibis expressions (``components = "engine"``): components are computed
+    on the values' roots (graph.value_roots, labelled by graph.propagate_components);
+    intermediate results are engine-side cached tables (in memory on DuckDB, persisted frames
+    on Spark)."""
+    import ibis
+
+    wh = ws.warehouse
+    settings = ws.settings.identity
     edges_all = wh.table("identity_edges_all")
     strong = edges_all.filter(~edges_all.kind.isin(settings.weak_types))
     roots = graph.value_roots(strong).cache()
