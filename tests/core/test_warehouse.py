@@ -151,3 +151,19 @@ def test_a_table_dropped_outside_the_warehouse_is_unknown(make_workspace):
     wh.store.raw.execute('DROP TABLE "cx_gone"')
     with pytest.raises(NotFoundError, match="no table 'cx_gone'"):
         wh.table("cx_gone")
+
+
+def test_a_new_duckdb_warehouse_uses_the_newer_storage_format(make_workspace):
+    from cxlens.warehouse import DUCKDB_STORAGE_VERSION
+
+    ws = make_workspace("duckdb")
+    raw = ws.warehouse.store.raw
+    tags = raw.execute("SELECT tags FROM duckdb_databases() WHERE NOT internal "
+                       "AND database_name = current_database()").fetchone()[0]
+    assert tags["storage_version"].startswith(DUCKDB_STORAGE_VERSION)
+    store_records(ws, "parties", _parties(["1"], ["a"]), ingest_id="x")
+    path = ws.warehouse.store.path
+    ws.warehouse.close()
+    again = Warehouse(f"duckdb://{path}", path.parent)  # an existing file opens as it is
+    assert again.counts()["parties"] == 1
+    again.close()
