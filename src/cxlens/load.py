@@ -199,7 +199,7 @@ def write_records(ws: Workspace, prepared: PreparedRecords, *, scan: bool = Fals
         wh.upsert(table, data)
         if data.num_rows:
             keys = data.select(["source", "source_id"]).append_column(
-                "record_table", pa.array([table] * data.num_rows, pa.string())
+                "record_table", pa.repeat(pa.scalar(table, pa.string()), data.num_rows)
             )
             wh.delete_where("identifiers", keys)
         wh.append("identifiers", ids)
@@ -233,7 +233,7 @@ def _write_duckdb(raw: Any, prepared: PreparedRecords, written: WrittenKeys | No
         raw.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM _cx_rows')
         if delete:
             _cx_id_keys = keys.append_column(  # noqa: F841
-                "record_table", pa.array([table] * data.num_rows, pa.string()))
+                "record_table", pa.repeat(pa.scalar(table, pa.string()), data.num_rows))
             raw.execute('DELETE FROM "identifiers" t WHERE EXISTS (SELECT 1 FROM _cx_id_keys k '
                         'WHERE t."source" IS NOT DISTINCT FROM k."source" AND '
                         't."source_id" IS NOT DISTINCT FROM k."source_id" AND '
@@ -284,7 +284,7 @@ def _interaction_ids(data: pa.Table) -> pa.Array | pa.ChunkedArray:
 
 
 def _with_column(data: pa.Table, name: str, value: str) -> pa.Table:
-    column = pa.array([value] * data.num_rows, pa.string())
+    column = pa.repeat(pa.scalar(value, pa.string()), data.num_rows)
     if name in data.column_names:
         return data.set_column(data.column_names.index(name), name, column)
     return data.append_column(name, column)
@@ -294,7 +294,7 @@ def _stamp_quarantine(rows: pa.Table, ingest_id: str | None) -> pa.Table:
     now = datetime.now(UTC).replace(tzinfo=None)
     if "quarantined_at" not in rows.column_names:
         rows = rows.append_column(
-            "quarantined_at", pa.array([now] * rows.num_rows, pa.timestamp("us"))
+            "quarantined_at", pa.repeat(pa.scalar(now, pa.timestamp("us")), rows.num_rows)
         )
     if ingest_id is not None:
         rows = _with_column(rows, "ingest_id", ingest_id)

@@ -98,10 +98,10 @@ def resolve_same_calls(ws: Workspace, ingest_id: str, source: str) -> dict[str, 
     items = rows.drop_columns(["loser_source", "loser_source_id", "winner_id"]).to_pylist()
     quarantine = pa.table({
         "source": rows.column("source"),
-        "record_table": pa.array(["interactions"] * rows.num_rows, pa.string()),
+        "record_table": pa.repeat(pa.scalar("interactions", pa.string()), rows.num_rows),
         "locator": rows.column("interaction_id"),
         "reason": pc.binary_join_element_wise(
-            pa.array([f"{DUPLICATE_REASON} (same as"] * rows.num_rows, pa.string()),
+            pa.repeat(pa.scalar(f"{DUPLICATE_REASON} (same as", pa.string()), rows.num_rows),
             pc.binary_join_element_wise(rows.column("winner_id"), ")", ""), " "),
         "raw": pa.array([json.dumps(r, default=str, ensure_ascii=False) for r in items],
                         pa.string()),
@@ -111,7 +111,7 @@ def resolve_same_calls(ws: Workspace, ingest_id: str, source: str) -> dict[str, 
     with wh.transaction():
         wh.delete_where("interactions", key_table)
         wh.delete_where("identifiers", key_table.append_column(
-            "record_table", pa.array(["interactions"] * rows.num_rows, pa.string())))
+            "record_table", pa.repeat(pa.scalar("interactions", pa.string()), rows.num_rows)))
         wh.append("quarantine", stamp(quarantine, ingest_id))
     return {"this_ingest": mine, "earlier_ingests": rows.num_rows - mine}
 

@@ -177,10 +177,10 @@ def extract(
             values = _map_distinct(pa.chunked_array([values]), hasher)
         n = len(values)
         parts.append(pa.table({
-            "record_table": pa.array([record_table] * n, pa.string()),
+            "record_table": pa.repeat(pa.scalar(record_table, pa.string()), n),
             "source": pc.filter(data.column("source"), keep),
             "source_id": pc.filter(data.column("source_id"), keep),
-            "id_type": pa.array([id_type] * n, pa.string()),
+            "id_type": pa.repeat(pa.scalar(id_type, pa.string()), n),
             "id_value": values,
             "raw_value": pc.filter(raw, keep),
             "ingest_id": pc.filter(data.column("ingest_id"), keep)

@@ -25,8 +25,8 @@ def clip(text: str) -> str:
 def quarantine_rows(source: str, table: str, items: list[tuple[str, str, str]]) -> pa.Table:
     """Quarantine rows from (locator, reason, raw) triples."""
     return pa.table({
-        "source": pa.array([source] * len(items), pa.string()),
-        "record_table": pa.array([table] * len(items), pa.string()),
+        "source": pa.repeat(pa.scalar(source, pa.string()), len(items)),
+        "record_table": pa.repeat(pa.scalar(table, pa.string()), len(items)),
         "locator": pa.array([i[0] for i in items], pa.string()),
         "reason": pa.array([i[1] for i in items], pa.string()),
         "raw": pa.array([clip(i[2]) for i in items], pa.string()),
@@ -82,6 +82,6 @@ def stamp(rows: pa.Table, ingest_id: str | None) -> pa.Table:
     from cxlens import schema
 
     now = datetime.now(UTC).replace(tzinfo=None)
-    rows = rows.append_column("quarantined_at", pa.array([now] * rows.num_rows, pa.timestamp("us")))
-    rows = rows.append_column("ingest_id", pa.array([ingest_id] * rows.num_rows, pa.string()))
+    rows = rows.append_column("quarantined_at", pa.repeat(pa.scalar(now, pa.timestamp("us")), rows.num_rows))
+    rows = rows.append_column("ingest_id", pa.repeat(pa.scalar(ingest_id, pa.string()), rows.num_rows))
     return schema.conform("quarantine", rows)
