@@ -10,9 +10,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
-from cxlens.qa.rules import Evidence, Rule, RuleBook, matcher, normalise
+from cxlens.qa.rules import Rule, RuleBook, matcher, normalise
+
+# A phrase match inside the engine: (message seq, start, end, matched text) — a plain tuple,
+# the frozen Evidence dataclass cost more to build than the search (evidence dicts are made
+# from it).
+Hit = tuple[int, int, int, str]
+_SEQ = attrgetter("seq")
 
 
 @dataclass
@@ -83,6 +90,12 @@ class Inspector:
         # compiled once per rule: hashing a phrase tuple per call cost more than the search
         self.patterns = {r.id: matcher(tuple(r.phrases.all())) for r in book.rules}
         self._norm_cache: dict[str, str] = {}
+        # per rule, what inspect needs, looked up once: (rule, kind, channels, reason when the
+        # channel is out of scope is built per call); script orders run after the others
+        self._checks = [(r, r.kind, None if r.channels is None else frozenset(r.channels))
+                        for r in book.rules if r.kind != "script_order"]
+        self._orders = [r for r in book.rules if r.kind == "script_order"]
+        self._ids = [r.id for r in book.rules]
 
     def _normalised(self, text: str) -> str:
         # Agent scripts and short customer turns repeat across thousands of contacts.
@@ -95,31 +108,30 @@ class Inspector:
 
     def inspect(self, turns: Sequence[Turn], context: CallContext | None = None) -> InspectionResult:
         context = context or CallContext()
-        turns = sorted(turns, key=lambda t: t.seq)
-        texts = {t.seq: self._normalised(t.text or "") for t in turns}
+        turns = sorted(turns, key=_SEQ)
+        normalised = self._normalised
+        texts = {t.seq: normalised(t.text or "") for t in turns}
         agent = [t for t in turns if t.speaker in ("agent", None)]
         customer = [t for t in turns if t.speaker in ("customer", None)]
         results: dict[str, RuleResult] = {}
-        for rule in self.book.rules:
-            if rule.kind == "script_order":
-                continue
-            if rule.channels is not None and context.channel not in rule.channels:
+        channel = context.channel
+        for rule, kind, channels in self._checks:
+            if channels is not None and channel not in channels:
                 results[rule.id] = RuleResult(rule.id, True, False, rule.weight, rule.critical,
-                                              {"reason": f"not checked on {context.channel}"})
+                                              {"reason": f"not checked on {channel}"})
                 continue
             own = agent if rule.speaker == "agent" else customer
-            if rule.kind == "required_phrase":
+            if kind == "required_phrase":
                 results[rule.id] = self._required(rule, own, texts)
-            elif rule.kind == "forbidden_phrase":
+            elif kind == "forbidden_phrase":
                 results[rule.id] = self._forbidden(rule, own, texts)
-            elif rule.kind == "empathy":
+            elif kind == "empathy":
                 results[rule.id] = self._empathy(rule, agent, customer, texts, context)
-            elif rule.kind == "long_silence":
+            elif kind == "long_silence":
                 results[rule.id] = self._silence(rule, context)
-        for rule in self.book.rules:
-            if rule.kind == "script_order":
-                results[rule.id] = self._order(rule, results)
-        ordered = [results[r.id] for r in self.book.rules]
+        for rule in self._orders:
+            results[rule.id] = self._order(rule, results)
+        ordered = [results[i] for i in self._ids]
         applicable = [r for r in ordered if r.applicable]
         total = sum(r.weight for r in applicable)
         if not total:
@@ -169,7 +181,7 @@ class Inspector:
         if not agent:
             return RuleResult(rule.id, True, False, rule.weight, rule.critical,
                               {"reason": "no agent turns"})
-        since = trigger.seq if trigger is not None else (customer[0].seq if customer else 0)
+        since = trigger[0] if trigger is not None else (customer[0].seq if customer else 0)
         cause: dict[str, Any] = (_evidence(trigger, "trigger") if trigger is not None
                                  else {"trigger_sentiment": context.sentiment})
         found = _first_match(self.patterns[rule.id], [t for t in agent if t.seq >= since], texts)
@@ -179,14 +191,10 @@ class Inspector:
         return RuleResult(rule.id, True, True, rule.weight, rule.critical,
                           {**_evidence(found), **cause})
 
-    def _negative_turn(self, customer: list[Turn], texts: dict[int, str]) -> Evidence | None:
+    def _negative_turn(self, customer: list[Turn], texts: dict[int, str]) -> Hit | None:
         if self.negative is None:
             return None
-        for turn in customer:
-            hit = self.negative.search(texts[turn.seq])
-            if hit:
-                return Evidence(turn.seq, hit.start(), hit.end(), hit.group(0))
-        return None
+        return _first_match(self.negative, customer, texts)
 
     def _silence(self, rule: Rule, context: CallContext) -> RuleResult:
         limit = rule.max_silence_s or self.long_silence_s
@@ -213,28 +221,36 @@ class Inspector:
 
 
 def _first_match(pattern: re.Pattern[str] | None, turns: list[Turn], texts: dict[int, str],
-                 position: str = "any", within_chars: int | None = None) -> Evidence | None:
+                 position: str = "any", within_chars: int | None = None) -> Hit | None:
     """First phrase match in ``turns``; with ``within_chars`` it must sit near the turn's start
     (position ``start``) or end (``end``) — a greeting buried in the middle of a long e-mail
     reply is not a greeting."""
     if pattern is None:
         return None
+    if within_chars is not None and position == "end":
+        for turn in turns:
+            text = texts[turn.seq]
+            for hit in pattern.finditer(text):
+                if len(text.rstrip()) - hit.end() <= within_chars:
+                    return turn.seq, hit.start(), hit.end(), hit.group(0)
+        return None
+    # only a turn's first match can count: one search per turn
+    limit = within_chars if within_chars is not None and position == "start" else None
+    search = pattern.search
     for turn in turns:
-        text = texts[turn.seq]
-        for hit in pattern.finditer(text):
-            if within_chars is not None:
-                if position == "start" and hit.start() > within_chars:
-                    break
-                if position == "end" and len(text.rstrip()) - hit.end() > within_chars:
-                    continue
-            return Evidence(turn.seq, hit.start(), hit.end(), hit.group(0))
+        seq = turn.seq
+        hit = search(texts[seq])
+        if hit is not None and (limit is None or hit.start() <= limit):
+            return seq, hit.start(), hit.end(), hit.group(0)
     return None
 
 
-def _evidence(found: Evidence, prefix: str = "") -> dict[str, Any]:
-    key = (lambda k: f"{prefix}_{k}") if prefix else (lambda k: k)
-    return {key("seq"): found.seq, key("start"): found.start, key("end"): found.end,
-            key("text"): found.text}
+def _evidence(found: Hit, prefix: str = "") -> dict[str, Any]:
+    seq, start, end, text = found
+    if not prefix:
+        return {"seq": seq, "start": start, "end": end, "text": text}
+    return {f"{prefix}_seq": seq, f"{prefix}_start": start, f"{prefix}_end": end,
+            f"{prefix}_text": text}
 
 
 def _opening(customer: list[Turn], agent: list[Turn], agent_turns: int) -> list[Turn]:
