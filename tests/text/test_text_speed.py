@@ -136,3 +136,33 @@ def test_keyword_index_covers_unusual_keywords(tmp_path: Any) -> None:
     for text in ["my wi-fi bill has a -fee and a #refund for the 5g plan, plan b",
                  "wifi wi fi #refunds 5g plans 5g套餐快递递 账单", "x-fee fee-x -fee- bill", ""]:
         assert rules._keywords(text) == _plain_keyword_matches(rules, text), text
+
+
+def test_name_matches_equal_the_compiled_alternation() -> None:
+    # _name_matcher finds Han names and ASCII names in ASCII text with str.find; it must give
+    # the spans of the regex it replaces, also for forms inside forms, case changes, names glued
+    # to words, and text the fast paths leave to the regex (non-ASCII letters that re.I folds).
+    import random
+
+    from cxlens.text import redact as pii
+
+    cases = [("王伟",), ("王伟", "王伟伟"), ("李明", "张晓明"), ("Mary Jones",), ("Bob Li", "Bo"),
+             ("Anna", "Ann"), ("ab", "abab"), ("Kim",), ("Émile Zola",), ("王 伟", "Li Wei")]
+    filler = ["", " ", "x", "_", "1", "我是", "，", "\x00", "Mr ", "k", "K", "ſ", "é", "-", "bob"]
+    rng = random.Random(5)
+    kinds = set()
+    for names in cases:
+        forms = sorted(pii._name_variants(names))
+        pattern = pii._compiled_names(names)
+        matcher = pii._name_matcher(names)
+        assert pattern is not None and matcher is not None
+        for _ in range(300):
+            parts = [rng.choice([rng.choice(forms), rng.choice(forms).swapcase(),
+                                 rng.choice(filler), rng.choice(filler)])
+                     for _ in range(rng.randint(1, 8))]
+            text = "".join(parts)
+            expected = [m.span() for m in pattern.finditer(text)]
+            assert list(matcher(text)) == expected, (names, text)
+            kinds.add(bool(expected))
+    assert kinds == {True, False}
+    assert pii._name_matcher(("x",)) is None  # one-letter names are never redacted

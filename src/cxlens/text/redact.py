@@ -25,7 +25,7 @@ that classifies as a PII type wins. Replacements are applied to the original tex
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -333,6 +333,74 @@ def _compiled_names(names: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile(alternatives, re.I)
 
 
+@lru_cache(maxsize=65536)
+def _name_matcher(names: tuple[str, ...]) -> Callable[[str], Iterable[tuple[int, int]]] | None:
+    """What ``_compiled_names(names).finditer`` finds, as (start, end) pairs, without compiling a
+    regex per customer where that is not needed (compiling was ~10 % of the text stage):
+
+    * names in uncased, twin-free characters (Han): ``re.I`` changes nothing, so the leftmost
+      occurrence of any form, the longest at one place, is what the alternation returns;
+    * ASCII names in ASCII text: the same on the lower-cased text, skipping occurrences glued
+      to ASCII letters, digits or ``_`` (the pattern's lookarounds);
+    * anything else: the compiled pattern.
+    """
+    variants = _name_variants(names)
+    if not variants:
+        return None
+    ordered = sorted(variants, key=len, reverse=True)
+    if all(not v.isascii() and all(ch == ch.lower() == ch.upper() and ch not in _TWIN_TOUCHED
+                                   for ch in v) for v in ordered):
+        return lambda text: _literal_matches(text, ordered)
+    if all(v.isascii() for v in ordered):
+        lowered = [v.lower() for v in ordered]
+
+        def ascii_or_regex(text: str) -> Iterable[tuple[int, int]]:
+            if text.isascii():
+                return _literal_matches(text.lower(), lowered, _ASCII_WORD)
+            pattern = _compiled_names(names)
+            assert pattern is not None
+            return (m.span() for m in pattern.finditer(text))
+
+        return ascii_or_regex
+    pattern = _compiled_names(names)
+    assert pattern is not None
+    return lambda text: (m.span() for m in pattern.finditer(text))
+
+
+_ASCII_WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+def _literal_matches(text: str, ordered: Sequence[str],
+                     word: frozenset[str] | None = None) -> Iterator[tuple[int, int]]:
+    # The regex alternation, longest form first: the earliest place where a form occurs (and,
+    # with ``word``, is not glued to a word character), the first form in order there.
+    n = len(text)
+
+    def next_at(form: str, pos: int) -> int:
+        at = text.find(form, pos)
+        if word is not None:
+            while at != -1 and ((at and text[at - 1] in word)
+                                or (at + len(form) < n and text[at + len(form)] in word)):
+                at = text.find(form, at + 1)
+        return at
+
+    pos = 0
+    nxt = [next_at(f, 0) for f in ordered]
+    while True:
+        best = -1
+        for k, form in enumerate(ordered):
+            at = nxt[k]
+            if at != -1 and at < pos:
+                at = nxt[k] = next_at(form, pos)
+            if at != -1 and (best == -1 or at < nxt[best]):
+                best = k
+        if best == -1:
+            return
+        lo = nxt[best]
+        pos = lo + len(ordered[best])
+        yield lo, pos
+
+
 def _name_variants(names: tuple[str, ...]) -> set[str]:
     variants: set[str] = set()
     for name in names:
@@ -382,10 +450,10 @@ def find(text: str, names: Sequence[str] = (), guess_names: bool = False) -> lis
     spans: list[Span] = [Span(m.start(), m.end(), "EMAIL") for m in _EMAIL.finditer(norm)]
     masked = _mask(norm, spans)
     spans.extend(_number_spans(text, masked))
-    pattern = _name_patterns(names)
-    if pattern is not None:
+    matches = _name_matcher(tuple(sorted({n for n in names if n}))) if names else None
+    if matches is not None:
         masked = _mask(norm, spans)
-        spans.extend(Span(m.start(), m.end(), "NAME") for m in pattern.finditer(masked))
+        spans.extend(Span(lo, hi, "NAME") for lo, hi in matches(masked))
     if guess_names:
         spans.extend(_guessed_names(_mask(norm, spans)))
     spans.sort(key=lambda s: (s.start, -s.end))
