@@ -173,7 +173,14 @@ def memberships(ids: ir.Table, nodes: ir.Table, rules: EdgeRules,
     # so the engines do not recompute the distinct and the regexes for each reader
     rows = rows.cache()
 
-    counts = rows.group_by("edge").aggregate(n_records=rows.node_id.nunique())
+    # distinct records per value, counted only for the values with more rows than the limit
+    # (a value has at least as many rows as records): a plain count over every value, then
+    # a distinct count over the few candidates (a distinct count per value over the 1.1M demo
+    # rows was the costliest step of the memberships, 0.64 s)
+    rows_per = rows.group_by("edge").aggregate(n_rows=rows.count())
+    candidates = rows_per.filter(rows_per.n_rows > rules.max_records).select("edge")
+    over = rows.semi_join(candidates, "edge")
+    counts = over.group_by("edge").aggregate(n_records=over.node_id.nunique())
     common = counts.filter(counts.n_records > rules.max_records).select("edge")
 
     # people behind a phone/e-mail: the distinct accounts quoted on the records carrying it
