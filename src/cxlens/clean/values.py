@@ -51,7 +51,15 @@ def blank_to_null(column: pa.Array) -> pa.Array:
     """Empty or whitespace-only strings become null (CSV exports write '' for missing)."""
     column = as_string(column)
     trimmed = pc.utf8_trim_whitespace(column)
-    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+    blank = pc.equal(trimmed, "")
+    # The if_else copies every string: skip it when no value is blank (most columns), and
+    # when every non-null value is (an unused CDR column), no copy either: all null.
+    blanks = pc.sum(blank).as_py() or 0
+    if blanks == 0:
+        return trimmed
+    if blanks + trimmed.null_count == len(trimmed):
+        return pa.nulls(len(trimmed), pa.string())
+    return pc.if_else(blank, pa.scalar(None, pa.string()), trimmed)
 
 
 def map_distinct(column: pa.Array, fn: Callable[[str], object], out_type: pa.DataType) -> pa.Array:

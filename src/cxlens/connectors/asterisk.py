@@ -56,6 +56,11 @@ EXTENSION = r"^[A-Za-z0-9_]+/(?P<ext>[^-@/;]+)"
 # Greedy: the name may keep trailing blanks before "<", which blank_to_null trims; RE2 ran
 # the lazy form (…*?) at about half this speed.
 CLID_NAME = r'^"?(?P<name>[^"<]*)"?\s*<'
+# CLID_NAME in two parts: RE2 extracts the group ~4x faster without the trailing `"?\s*<`, and
+# matching the whole form without a group is as cheap. Same names: a value of the form has one
+# match, whose group is the longest run after the optional quote — what the head extracts.
+_CLID_HEAD = r'^"?(?P<name>[^"<]*)'
+_CLID_FORM = r'^"?[^"<]*"?\s*<'
 
 
 class AsteriskConnector:
@@ -109,8 +114,10 @@ class AsteriskConnector:
 
 def clid_names(clid: pa.Array) -> pa.Array:
     """The caller name of ``"Name" <number>`` caller-ids (null when there is none)."""
-    clid = V.blank_to_null(clid)
-    name = pc.struct_field(pc.extract_regex(pc.fill_null(clid, ""), CLID_NAME), [0])
+    clid = pc.fill_null(V.blank_to_null(clid), "")
+    name = pc.struct_field(pc.extract_regex(clid, _CLID_HEAD), [0])
+    name = pc.if_else(pc.match_substring_regex(clid, _CLID_FORM), name,
+                      pa.scalar(None, pa.string()))
     return V.blank_to_null(name)
 
 
