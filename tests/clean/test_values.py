@@ -106,3 +106,17 @@ def test_phone_fast_path_agrees_with_phonenumbers(values):
     for value, quick in zip(values, fast, strict=True):
         if quick is not None:
             assert quick == identifiers.normalize_phone(value, "CN")
+
+
+def test_phone_fast_path_mixed_forms_each_found():
+    """Each certain form is found whichever others the column holds (the search stops once
+    every value has one)."""
+    from cxlens.clean import identifiers
+
+    values = ["+8613800138000", "13800138001", "008613800138002", "138-0013-8003", "x", None]
+    assert identifiers.phone_fast_path(pa.array(values), "CN").to_pylist() == [
+        "+8613800138000", "+8613800138001", "+8613800138002", "+8613800138003", None, None]
+    assert identifiers.phone_fast_path(pa.array(values), "US").to_pylist() == [
+        "+8613800138000", None, "+8613800138002", None, None, None]
+    assert identifiers.phone_fast_path(pa.array(["008613800138002"]), "CN").to_pylist() == [
+        "+8613800138002"]

@@ -127,14 +127,22 @@ def phone_fast_path(column: pa.Array | pa.ChunkedArray, region: str) -> pa.Array
 
 
 def _certain_e164(compact: pa.Array, region: str) -> pa.Array:
+    # The three forms start with "+", "0" and "1": no value has two, so the order they are
+    # tried in does not change the result, and once every value has one the rest are skipped
+    # (cleaned columns are all E.164, raw CN exports mostly bare mobiles: 1-2 regexes, not 3).
     none = pa.scalar(None, pa.string())
     out = pc.if_else(pc.match_substring_regex(compact, _E164_CN_MOBILE), compact, none)
-    idd = pc.match_substring_regex(compact, _IDD_CN_MOBILE)
-    out = pc.coalesce(out, pc.if_else(idd, pc.utf8_replace_slice(compact, 0, 2, "+"), none))
-    if region == "CN":
+
+    def pending() -> bool:
+        return pc.any(pc.and_(pc.is_valid(compact), pc.is_null(out))).as_py() is True
+
+    if region == "CN" and pending():
         mobile = pc.match_substring_regex(compact, _CN_MOBILE)
         out = pc.coalesce(out, pc.if_else(mobile, pc.binary_join_element_wise("+86", compact, ""),
                                           none))
+    if pending():
+        idd = pc.match_substring_regex(compact, _IDD_CN_MOBILE)
+        out = pc.coalesce(out, pc.if_else(idd, pc.utf8_replace_slice(compact, 0, 2, "+"), none))
     return out
 
 
