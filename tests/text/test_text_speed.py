@@ -61,6 +61,14 @@ def test_distinct_scores_score_each_pair_once() -> None:
     assert len(engine.seen) == 4  # ("好的", "zh") once; ("好的", "en") is another pair
     assert _distinct_scores(engine, [], []) == []
 
+    # Across chunks: pairs scored in an earlier call are taken from ``known``, not rescored.
+    known: dict = {}
+    engine = _Counting()
+    assert _distinct_scores(engine, texts, langs, known) == got
+    again = _distinct_scores(engine, ["退款", "新的", "ok"], ["zh", "zh", "en"], known)
+    assert again == [0.2, 0.2, 1.2]
+    assert engine.seen[4:] == [("新的", "zh")]
+
 
 def test_name_free_lookup_is_exact() -> None:
     from cxlens.text import redact as pii

@@ -46,6 +46,7 @@ from cxlens.text.sentiment import label_of
 from cxlens.workspace import Workspace
 
 BATCH = 20_000  # most interactions per chunk of work
+MEMO_MAX = 500_000  # most texts kept per model and process
 CHUNK_MIN = 1_000  # fewest interactions per chunk (but four chunks per worker when more)
 # Speaker labels of transcripts stored in interactions.text ("客户：…", "Agent: …").
 _LABEL = re.compile(r"^\s*(客户|顾客|用户|来电人|客服|坐席|机器人|系统|Customer|Caller|Client|Agent|"
@@ -181,7 +182,7 @@ def run(ws: Workspace) -> dict[str, Any]:
             msg_changes.append(part.changed_msgs)
             inter_changes.append(part.changed_inter)
             pii_found += part.pii_found
-        _log.debug("text: analysed in %.2f s", time.perf_counter() - t0)
+        _log.debug("text: analysed at %.2f s", time.perf_counter() - t0)
         if not streaming:
             wh.replace("interaction_insights", pa.concat_tables(kept) if kept else [])
         changed_inter = pa.concat_tables(inter_changes) if inter_changes else _CHANGES.empty_table()
@@ -189,10 +190,12 @@ def run(ws: Workspace) -> dict[str, Any]:
         if settings.redact:
             _write_text(wh, "interactions", changed_inter)
             _write_text(wh, "messages", changed_msgs)
+        _log.debug("text: text columns updated at %.2f s", time.perf_counter() - t0)
+    _log.debug("text: committed at %.2f s", time.perf_counter() - t0)
     topic_rows = topics.rows(counts)
     wh.replace("topics", topic_rows)
     seconds = time.perf_counter() - t0
-    _log.debug("text: written in %.2f s", seconds)
+    _log.debug("text: topics written at %.2f s", seconds)
     return {
         "interactions": records,
         "pii_found": pii_found,
@@ -327,6 +330,16 @@ def _chunk_bounds(interactions: pa.Table, messages: pa.Table, workers: int) -> l
 
 
 @dataclass
+class _Memo:
+    """Language, sentiment and intent of the texts this process has scored (customer turns and
+    openings repeat across chunks; every model scores a text on its own)."""
+
+    language: dict[str, str] = field(default_factory=dict)
+    sentiment: dict[tuple[str, str], float] = field(default_factory=dict)
+    intent: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class _Job:
     """The stage's inputs; forked workers inherit them, so only chunk bounds travel."""
 
@@ -336,6 +349,7 @@ class _Job:
     engine: Any
     user_dictionary: str
     cache: RedactionCache = field(default_factory=dict)  # per process, across chunks
+    memo: _Memo = field(default_factory=_Memo)
 
 
 @dataclass
@@ -415,7 +429,8 @@ def _chunk(job: _Job, bounds: Bounds) -> _Part:
     started = dict(zip(ids, inter.column("started_at").to_pylist(), strict=True))
     agent_reason = dict(zip(ids, inter.column("reason").to_pylist(), strict=True))
     records = _analyse(with_text, redacted, turns, subject_of, found, job.classifier,
-                       job.engine, job.user_dictionary, doc_terms, started, agent_reason)
+                       job.engine, job.user_dictionary, doc_terms, started, agent_reason,
+                       job.memo)
     counts = topics.Counts()
     counts.add(doc_terms)
     return _Part(
@@ -484,6 +499,7 @@ def _analyse(
     doc_terms: list[tuple[Any, str, list[str]]],
     started: dict[str, Any],
     agent_reason: dict[str, Any],
+    memo: _Memo,
 ) -> list[dict[str, Any]]:
     # What the customer said: their turns when there are messages, else the whole text.
     customer: list[str] = []
@@ -504,15 +520,15 @@ def _analyse(
         said = " ".join(per_turn[-1])
         customer.append((subject + "\n" + said if subject else said)[:ANALYSE_CHARS])
         full.append(strip_html(body))
-    languages = [detect(t) for t in customer]
+    languages = _each_once(lambda texts: [detect(t) for t in texts], customer, memo.language)
     # Score every customer turn in one call, then regroup per conversation. Turns repeat across
     # contacts ("好的，谢谢", templated complaints) and every model here scores a text on its
     # own, so each distinct (turn, language) and each distinct customer text is scored once.
     flat = [t[:ANALYSE_CHARS] for turns_ in per_turn for t in turns_]
     flat_lang = [languages[k] if languages[k] != "other" else detect(t)
                  for k, turns_ in enumerate(per_turn) for t in turns_]
-    scores = _distinct_scores(engine, flat, flat_lang)
-    intents = _each_once(classifier.predict, customer)
+    scores = _distinct_scores(engine, flat, flat_lang, memo.sentiment)
+    intents = _each_once(classifier.predict, customer, memo.intent)
     out: list[dict[str, Any]] = []
     pos = 0
     for k, iid in enumerate(batch):
@@ -544,21 +560,27 @@ def _analyse(
     return out
 
 
-def _distinct_scores(engine: Any, texts: list[str], languages: list[str]) -> list[float]:
+def _distinct_scores(engine: Any, texts: list[str], languages: list[str],
+                     known: dict[Any, Any] | None = None) -> list[float]:
     """``engine.scores(texts, languages)``, computing each distinct (text, language) once."""
     return _each_once(
         lambda pairs: engine.scores([t for t, _ in pairs], [lang for _, lang in pairs]),
-        list(zip(texts, languages, strict=True)))
+        list(zip(texts, languages, strict=True)), known)
 
 
-def _each_once(score: Callable[[list[Any]], Sequence[Any]], items: list[Any]) -> list[Any]:
+def _each_once(score: Callable[[list[Any]], Sequence[Any]], items: list[Any],
+               known: dict[Any, Any] | None = None) -> list[Any]:
     """``score(items)`` for a model that scores each item on its own, calling it on the
-    distinct items only."""
+    distinct items only — and, with ``known`` (results kept from earlier calls, filled here),
+    only on those not scored before."""
     if not items:
         return []
-    distinct = list(dict.fromkeys(items))
-    by_item = dict(zip(distinct, score(distinct), strict=True))
-    return [by_item[item] for item in items]
+    known = {} if known is None else known
+    new = [item for item in dict.fromkeys(items) if item not in known]
+    fresh = dict(zip(new, score(new), strict=True)) if new else {}
+    if len(known) < MEMO_MAX:
+        known.update(fresh)
+    return [fresh[item] if item in fresh else known[item] for item in items]
 
 
 def _top(words: list[str], k: int) -> list[str]:
