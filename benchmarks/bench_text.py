@@ -13,6 +13,10 @@
   sentence vectors; and synth held-out text (rules and a model trained on the other half of the
   synth conversations).
 * Redaction: precision/recall/texts/s on the hand-written hard cases and on synth conversations.
+* Stage speed (only with ``--only stage``): the text stage's wall and CPU seconds on a synth
+  workspace (``--size`` customers, ``--days``, ``--seed``; 20000/90/7 is the demo), optionally
+  alternating with another commit's code (``--baseline-src``, e.g. from
+  ``git archive --prefix=old/ COMMIT src | tar -x -C DIR``) and comparing the outputs' row hashes.
 
 Results: ``benchmarks/results/text.json``.
 """
@@ -287,6 +291,94 @@ def redaction_fixture() -> dict[str, Any]:
     return result
 
 
+_STAGE_CHILD = """
+import json, os, sys, time
+import cxlens
+from cxlens.text import stage
+from cxlens.workspace import open_workspace
+assert cxlens.__file__.startswith(sys.argv[3]), cxlens.__file__  # the code asked for
+ws = open_workspace(sys.argv[1])
+ws.settings.text.workers = int(sys.argv[2])
+load = os.getloadavg()[0]
+t, w = os.times(), time.perf_counter()
+summary = stage.run(ws)
+u, wall = os.times(), time.perf_counter() - w
+cpu = sum(u[:4]) - sum(t[:4])  # this process, its threads (DuckDB's) and its reaped workers
+print(json.dumps({"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "load_before": load,
+                  "load_after": os.getloadavg()[0], "interactions": summary["interactions"]}))
+"""
+
+
+def _output_hashes(warehouse: Path) -> dict[str, str]:
+    # What the stage writes, row by row in key order: equal hashes = identical outputs.
+    import hashlib
+
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    out = {}
+    for table, columns, order in (
+        ("interaction_insights", "*", "interaction_id"),
+        ("topics", "*", "period, reason, term"),
+        ("interactions", "source, source_id, text", "source, source_id"),
+        ("messages", "source, source_id, text", "source, source_id"),
+    ):
+        digest = hashlib.sha256()
+        cursor = con.execute(f"SELECT {columns} FROM {table} ORDER BY {order}")
+        while rows := cursor.fetchmany(100_000):
+            digest.update(repr(rows).encode())
+        out[table] = digest.hexdigest()[:16]
+    con.close()
+    return out
+
+
+def stage_speed(customers: int, days: int, seed: int, workers: int, rounds: int,
+                baseline_src: Path | None) -> dict[str, Any]:
+    """Wall and CPU seconds of the text stage on a synth workspace (identity, journeys and speech
+    run first, as in the demo), each run on a fresh copy in its own process. With
+    ``baseline_src`` (the ``src`` folder of another commit, e.g. from ``git archive``) that code
+    runs on copies of the same workspace, alternately with this one, and the outputs' row
+    hashes are compared."""
+    import shutil
+    import subprocess
+    import sys
+
+    import cxlens
+    from cxlens import pipeline, synth
+
+    codes = {"current": ROOT.parent / "src"}
+    if baseline_src is not None:
+        codes["baseline"] = baseline_src.resolve()
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in codes}
+    with tempfile.TemporaryDirectory(prefix="bench-text-stage-") as tmp:
+        base = Path(tmp) / "base"
+        ws = cxlens.init(base)
+        synth.generate(ws, synth.SynthConfig.checked(customers=customers, days=days, seed=seed))
+        pipeline.run(ws, only=["identity", "journeys", "speech"])
+        ws.close()
+        for _ in range(rounds):
+            for name, src in codes.items():
+                copy = Path(tmp) / name
+                shutil.rmtree(copy, ignore_errors=True)
+                shutil.copytree(base, copy)
+                env = dict(os.environ, PYTHONPATH=str(src))
+                done = subprocess.run(
+                    [sys.executable, "-c", _STAGE_CHILD, str(copy), str(workers), str(src)],
+                    env=env, capture_output=True, text=True, check=False)
+                if done.returncode:
+                    raise SystemExit(f"{name} run failed:\n{done.stderr[-2000:]}")
+                run = json.loads(done.stdout.strip().splitlines()[-1])
+                run["hashes"] = _output_hashes(copy / "warehouse.duckdb")
+                runs[name].append(run)
+                print(name, json.dumps(run), flush=True)
+    result: dict[str, Any] = {"customers": customers, "days": days, "seed": seed,
+                              "workers": workers, "runs": runs}
+    if baseline_src is not None:
+        result["outputs_equal"] = all(
+            a["hashes"] == b["hashes"] for a in runs["current"] for b in runs["baseline"])
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="cxlens text analytics benchmark")
     parser.add_argument("--data", type=Path, default=Path("/work/shared/data"))
@@ -294,7 +386,14 @@ def main() -> None:
     parser.add_argument("--skip-floor", action="store_true")
     parser.add_argument("--skip-holdout", action="store_true",
                         help="intent: skip the hold-out refit (saves one fit)")
-    parser.add_argument("--only", choices=["sentiment", "intent", "redaction", "synth"])
+    parser.add_argument("--only", choices=["sentiment", "intent", "redaction", "synth", "stage"],
+                        help="stage: text stage speed (not part of a run without --only)")
+    parser.add_argument("--days", type=int, default=90, help="stage: synth days")
+    parser.add_argument("--seed", type=int, default=7, help="stage: synth seed")
+    parser.add_argument("--workers", type=int, default=0, help="stage: text.workers (0: auto)")
+    parser.add_argument("--rounds", type=int, default=1, help="stage: runs of each code")
+    parser.add_argument("--baseline-src", type=Path,
+                        help="stage: src/ of the code to compare with, run alternately")
     args = parser.parse_args()
     results: dict[str, Any] = {}
     if RESULTS.exists():
@@ -304,10 +403,12 @@ def main() -> None:
         "intent_banking77": lambda: intent_banking77(args.data, args.skip_holdout),
         "redaction_fixture": redaction_fixture,
         "synth": lambda: synth_figures(args.size),
+        "stage": lambda: stage_speed(args.size, args.days, args.seed, args.workers, args.rounds,
+                                     args.baseline_src),
     }
     chosen = {"sentiment": ["sentiment_chnsenticorp"], "intent": ["intent_banking77"],
-              "redaction": ["redaction_fixture"], "synth": ["synth"]}.get(args.only or "",
-                                                                         list(parts))
+              "redaction": ["redaction_fixture"], "synth": ["synth"],
+              "stage": ["stage"]}.get(args.only or "", [p for p in parts if p != "stage"])
     for name in chosen:
         t0 = time.perf_counter()
         results[name] = parts[name]()
