@@ -50,20 +50,6 @@ def highest_key_number(wh: Warehouse) -> int:
     return max(numbers, default=0)
 
 
-def node_methods(nodes_labels: ir.Table, edges: ir.Table) -> ir.Table:
-    """(node_id, method): ``splink`` when a probabilistic match joined it, ``identifier`` when
-    it shares a value with another record, else ``singleton``."""
-    import ibis
-
-    sizes = nodes_labels.group_by("label").aggregate(size=nodes_labels.node_id.count())
-    fuzzy = edges.filter(edges.kind == "splink").select(fz=edges.node_id).distinct()
-    j = nodes_labels.join(sizes, "label").left_join(fuzzy, ibis._.node_id == fuzzy.fz)
-    method = ibis.cases(
-        (j.fz.notnull(), "splink"), (j.size > 1, "identifier"), else_="singleton"
-    )
-    return j.select(node_id=j.node_id, method=method)
-
-
 def assign(wh: Warehouse, labels: ir.Table, now: datetime) -> tuple[ir.Table, ir.Table]:
     """Expressions for the new keys by node (→ :func:`identity_map`) and the key changes.
 
@@ -80,10 +66,11 @@ def assign(wh: Warehouse, labels: ir.Table, now: datetime) -> tuple[ir.Table, ir
     old = old_map.select(*RECORD_KEY, old_key=old_map.customer_key,
                          old_updated=old_map.updated_at)
     j = cur.left_join(old, list(RECORD_KEY)).select(
-        "node_id", "label", "old_key", "old_updated"
+        *RECORD_KEY, "node_id", "label", "old_key", "old_updated"
     )
     # read by the claims, the fresh keys and the per-node keys: computed once, engine-side
-    # (released when the returned expressions are collected)
+    # (released when the returned expressions are collected). It keeps the record key, so
+    # the map is written from it without joining identity_nodes again.
     j = j.cache()
 
     claims = j.filter(j.old_key.notnull()).group_by(["old_key", "label"]).aggregate(
@@ -101,14 +88,24 @@ def assign(wh: Warehouse, labels: ir.Table, now: datetime) -> tuple[ir.Table, ir
     )
     label_key = kept.union(fresh)
 
-    # Splink's memberships are never excluded: read them from every membership
-    methods = node_methods(j.select("node_id", "label"), wh.table("identity_edges_all"))
-    by_node = j.join(label_key, "label").join(methods, "node_id")
+    # per component: its key and its size (one row per label, joined to the records once)
+    sizes = j.group_by("label").aggregate(size=j.count())
+    per_label = label_key.join(sizes, "label")
+    # method: ``splink`` when a probabilistic match joined the record (Splink's memberships
+    # are never excluded: read from every membership), ``identifier`` when it shares a value
+    # with another record, else ``singleton``
+    edges = wh.table("identity_edges_all")
+    fuzzy = edges.filter(edges.kind == "splink").select(fz=edges.node_id).distinct()
+    by_node = j.join(per_label, "label").left_join(fuzzy, ibis._.node_id == fuzzy.fz)
+    method = ibis.cases(
+        (by_node.fz.notnull(), "splink"), (by_node.size > 1, "identifier"), else_="singleton"
+    )
     stamp = ibis.literal(now, type="timestamp")
     keys = by_node.select(
+        *RECORD_KEY,
         node_id=by_node.node_id,
         customer_key=by_node.customer_key,
-        method=by_node.method,
+        method=method,
         updated_at=ibis.ifelse(by_node.old_key == by_node.customer_key,
                                by_node.old_updated, stamp),
     )
@@ -127,8 +124,6 @@ def assign(wh: Warehouse, labels: ir.Table, now: datetime) -> tuple[ir.Table, ir
 
 
 def identity_map(wh: Warehouse, keys: ir.Table) -> ir.Table:
-    """``identity_map`` rows from :func:`assign`'s keys by node (written once: no scratch copy
+    """``identity_map`` rows from :func:`assign`'s keys by record (written once: no scratch copy
     keyed by node id is kept; the incremental run reads node → key through ``identity_nodes``)."""
-    nodes = wh.table("identity_nodes")
-    j = nodes.join(keys, "node_id")
-    return j.select(*RECORD_KEY, "customer_key", "method", "updated_at")
+    return keys.select(*RECORD_KEY, "customer_key", "method", "updated_at")
