@@ -173,8 +173,10 @@ def extract(
             fast = phone_fast_path(raw, region)
             rest = pc.if_else(pc.is_null(fast), raw.combine_chunks() if isinstance(
                 raw, pa.ChunkedArray) else raw, pa.scalar(None, pa.string()))
-            normalized = pc.coalesce(fast, _map_distinct(pa.chunked_array([rest]),
-                                                         normalizer(id_type, region)))
+            # nothing left for phonenumbers (e.g. phones the cleaning already made E.164):
+            # no dictionary encoding of an all-null column
+            normalized = fast if rest.null_count == len(rest) else pc.coalesce(
+                fast, _map_distinct(pa.chunked_array([rest]), normalizer(id_type, region)))
         else:
             normalized = _map_distinct(raw, normalizer(id_type, region))
         keep = pc.is_valid(normalized)

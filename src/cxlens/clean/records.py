@@ -59,7 +59,8 @@ def clean_rows(table: str, rows: pa.Table, region: str) -> pa.Table:
             column = V.blank_to_null(column)
             fast = identifiers.phone_fast_path(column, region)
             rest = pc.if_else(pc.is_null(fast), column, pa.scalar(None, pa.string()))
-            cleaned = pc.coalesce(fast, V.map_distinct(rest, _phone_e164(region), pa.string()))
+            cleaned = fast if rest.null_count == len(rest) else pc.coalesce(
+                fast, V.map_distinct(rest, _phone_e164(region), pa.string()))
         elif name == "email":
             cleaned = V.map_distinct(V.blank_to_null(column), _email, pa.string())
         elif name in NAME_COLUMNS:
