@@ -469,8 +469,7 @@ def _smallest_member(n_nodes: int, n_values: int, node: np.ndarray,
                        shape=(size, size))
     _, component = connected_components(graph, directed=False)
     of_node = component[:n_nodes]
-    # node ids ascend, so a component's first position among them is its smallest node id
-    seen, first = np.unique(of_node, return_index=True)
-    smallest = np.zeros(component.max() + 1, dtype=np.int64)
-    smallest[seen] = first
+    # vertex i < n_nodes is node id i: the smallest node id per component
+    smallest = np.full(component.max() + 1, n_nodes, dtype=np.int64)
+    np.minimum.at(smallest, of_node, np.arange(n_nodes, dtype=np.int64))
     return smallest[of_node]
