@@ -295,3 +295,43 @@ def test_in_memory_resolution_of_no_memberships():
                       "kind": pa.array([], pa.string())})
     found = graph.resolve_in_memory(edges, ["phone"])
     assert found.labels.num_rows == 0 and found.excluded.num_rows == 0 and found.linked == 0
+
+
+def test_a_failing_splink_worker_fails_the_stage(make_workspace, monkeypatch):
+    """Splink runs on a worker thread: its error reaches the stage (nothing half-written is
+    reported as a success), and the worker is waited for when the memberships fail first."""
+    from cxlens.identity import fuzzy
+
+    ws = _configure(make_workspace(), splink=True)
+    rows = {"source": [], "source_id": [], "name": [], "phone": []}
+    for i in range(30):
+        rows["source"].append("crm")
+        rows["source_id"].append(f"p{i:03d}")
+        rows["name"].append(f"王{i % 7}")
+        rows["phone"].append(f"1380000{i:04d}")
+    store_records(ws, "parties", pa.table(rows))
+
+    def boom(*_args, **_kwargs):
+        raise RuntimeError("splink failed")
+
+    monkeypatch.setattr(fuzzy, "train_and_predict", boom)
+    with pytest.raises(RuntimeError, match="splink failed"):
+        stage.full_run(ws)
+
+    finished = []
+
+    def slow(*_args, **_kwargs):
+        import time
+
+        time.sleep(0.5)
+        finished.append(True)
+        raise RuntimeError("splink failed too")
+
+    def no_memberships(*_args, **_kwargs):
+        raise ValueError("memberships failed")
+
+    monkeypatch.setattr(fuzzy, "train_and_predict", slow)
+    monkeypatch.setattr(graph, "memberships", no_memberships)
+    with pytest.raises(ValueError, match="memberships failed"):
+        stage.full_run(ws)
+    assert finished == [True]  # waited for, not left running
