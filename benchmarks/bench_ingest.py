@@ -158,7 +158,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=10_000_000, help="CDR lines")
     parser.add_argument("--data", type=Path, default=None, help="(unused: data is generated)")
-    parser.add_argument("--keep", action="store_true", help="keep the generated CSV")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the CSV this run generates (one that was there is always kept)")
     parser.add_argument("--results", type=Path, default=RESULTS,
                         help="where to write the JSON (default benchmarks/results/ingest.json)")
     parser.add_argument("--child", choices=["duckdb", "duckdb-1thread", "cxlens"], help=argparse.SUPPRESS)
@@ -169,7 +170,8 @@ def main() -> None:
         _child(args.child, args.file, args.out)
         return
     path = WORK / f"Master-{args.size}.csv"
-    if not path.exists():
+    generated = not path.exists()  # an existing file is reused, and never deleted
+    if generated:
         t0 = time.perf_counter()
         generate(path, args.size)
         print(f"generated {path} ({path.stat().st_size / 1e6:.0f} MB) in "
@@ -199,7 +201,7 @@ def main() -> None:
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(doc, indent=2))
-    if not args.keep:
+    if generated and not args.keep:
         path.unlink(missing_ok=True)
 
 
