@@ -335,3 +335,42 @@ def test_a_failing_splink_worker_fails_the_stage(make_workspace, monkeypatch):
     with pytest.raises(ValueError, match="memberships failed"):
         stage.full_run(ws)
     assert finished == [True]  # waited for, not left running
+
+
+def test_splink_node_ids_are_checked_against_identity_nodes(make_workspace, monkeypatch):
+    """Splink starts on the parties numbered on their own (graph.table_nodes); ids that
+    differ from identity_nodes stop the stage with a clear error instead of mislinking."""
+    from cxlens.errors import CxlensError
+
+    ws = _configure(make_workspace(), splink=True)
+    store_records(ws, "parties", pa.table({
+        "source": ["crm"] * 30, "source_id": [f"p{i:03d}" for i in range(30)],
+        "name": [f"王{i % 7}" for i in range(30)],
+        "phone": [f"1380000{i % 20:04d}" for i in range(30)],
+        "email": [f"u{i % 15}@x.com" for i in range(30)]}))
+    store_records(ws, "orders", pa.table({  # a table numbered before the parties
+        "source": ["shop"] * 3, "source_id": ["o1", "o2", "o3"],
+        "phone": ["13800000001", None, "13800000002"]}))
+    stage.full_run(ws)  # the ids agree: no error
+    table_nodes = graph.table_nodes
+
+    def shifted(wh, name):
+        t = table_nodes(wh, name)
+        return t.mutate(node_id=t.node_id + 1)
+
+    monkeypatch.setattr(graph, "table_nodes", shifted)
+    with pytest.raises(CxlensError, match="differ from identity_nodes"):
+        stage.full_run(ws)
+
+
+def test_splink_with_nothing_to_train_on_is_skipped_and_said(make_workspace):
+    """Parties that share no e-mail or phone give Splink's EM no pairs: the stage resolves on
+    the identifiers alone and says why in its summary (it used to fail with Splink's error)."""
+    ws = _configure(make_workspace(), splink=True)
+    store_records(ws, "parties", pa.table({
+        "source": ["crm"] * 12, "source_id": [f"p{i:02d}" for i in range(12)],
+        "name": [f"李{i}" for i in range(12)], "account": [f"A{i:06d}" for i in range(12)]}))
+    summary = stage.full_run(ws)
+    assert summary["fuzzy_skipped"] == "no parties share an e-mail or a phone to train on"
+    assert summary["fuzzy_matches"] == 0 and summary["records"] == 12
+    assert ws.warehouse.table("identity_matches").count().execute() == 0

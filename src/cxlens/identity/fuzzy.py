@@ -15,6 +15,8 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+_log = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
     import ibis.expr.types as ir
     import pyarrow as pa
@@ -22,12 +24,14 @@ if TYPE_CHECKING:
     from cxlens.workspace import Workspace
 
 
-def person_rows(ws: Workspace) -> ir.Table:
-    """The parties extract Splink compares: node id, name, city, birth date, phone, e-mail."""
+def person_rows(ws: Workspace, nodes: ir.Table | None = None) -> ir.Table:
+    """The parties extract Splink compares: node id, name, city, birth date, phone, e-mail.
+    ``nodes``: the parties' (source, source_id, node_id); by default from ``identity_nodes``."""
     wh = ws.warehouse
-    nodes = wh.table("identity_nodes")
+    if nodes is None:
+        nodes = wh.table("identity_nodes")
+        nodes = nodes.filter(nodes.record_table == "parties")
     parties = wh.table("parties")
-    nodes = nodes.filter(nodes.record_table == "parties")
     j = parties.join(nodes, ["source", "source_id"])
     digits = j.phone.re_replace(r"[^0-9]", "")
     return j.select(
@@ -104,6 +108,8 @@ class SplinkRun:
 
     def __init__(self, ws: Workspace, now: datetime, rows: pa.Table | None) -> None:
         self.ws, self.now = ws, now
+        self.check_nodes = False
+        self.skipped: str | None = None  # why Splink found nothing to learn, when it did not
         self._future: Future[pa.Table] | None = None
         if rows is not None:
             threshold = ws.settings.identity.splink_threshold
@@ -118,7 +124,22 @@ class SplinkRun:
         if self._future is None:  # nothing to learn from
             wh.replace("identity_matches", wh.table("identity_matches").limit(0))
             return 0
-        return _write_matches(self.ws, self._future.result(), self.now)
+        from splink.internals.exceptions import EMTrainingException
+
+        try:
+            pairs = self._future.result()
+        except EMTrainingException as exc:
+            # too little to learn from (no two parties share an e-mail, or a phone): the
+            # stage resolves on the identifiers alone and says so in its summary
+            self.skipped = ("no parties share an e-mail or a phone to train on"
+                            if "resulted in no record pairs" in str(exc)
+                            else str(exc).splitlines()[0])
+            _log.warning("identity: probabilistic matching skipped: %s", self.skipped)
+            wh.replace("identity_matches", wh.table("identity_matches").limit(0))
+            return 0
+        if self.check_nodes:
+            _check_party_nodes(self.ws)
+        return _write_matches(self.ws, pairs, self.now)
 
     def abandon(self) -> None:
         """Wait for the worker without writing (the stage failed meanwhile); its error, if
@@ -127,11 +148,33 @@ class SplinkRun:
             wait([self._future])
 
 
-def start_matches(ws: Workspace, now: datetime) -> SplinkRun:
-    """Read the parties extract (needs ``identity_nodes``) and start Splink on it in the
-    background; :meth:`SplinkRun.finish` writes the matches."""
-    rows = person_rows(ws).to_pyarrow()
-    return SplinkRun(ws, now, rows if rows.num_rows >= 10 else None)
+def start_matches(ws: Workspace, now: datetime, nodes: ir.Table | None = None) -> SplinkRun:
+    """Read the parties extract and start Splink on it in the background;
+    :meth:`SplinkRun.finish` writes the matches. ``nodes`` as in :func:`person_rows` (the
+    stage passes :func:`graph.table_nodes`, so Splink starts before ``identity_nodes`` is
+    written; ``finish`` then checks those ids against it)."""
+    rows = person_rows(ws, nodes).to_pyarrow()
+    run = SplinkRun(ws, now, rows if rows.num_rows >= 10 else None)
+    run.check_nodes = nodes is not None
+    return run
+
+
+def _check_party_nodes(ws: Workspace) -> None:
+    """The node ids Splink ran on (:func:`graph.table_nodes`) are those ``identity_nodes``
+    holds for the parties; anything else is a bug, never a silent mislink."""
+    from cxlens.errors import CxlensError
+    from cxlens.identity import graph
+
+    wh = ws.warehouse
+    nodes = wh.table("identity_nodes")
+    written = nodes.filter(nodes.record_table == "parties").select(
+        "source", "source_id", "node_id")
+    used = graph.table_nodes(wh, "parties").select("source", "source_id", "node_id")
+    differ = used.anti_join(written, ["source", "source_id", "node_id"]).count().execute()
+    if differ or used.count().execute() != written.count().execute():
+        raise CxlensError("identity: Splink ran on party node ids that differ from "
+                          "identity_nodes", "report this bug; set [identity] splink = false "
+                          "to resolve without probabilistic matches meanwhile")
 
 
 def add_matches(ws: Workspace, now: datetime) -> int:

@@ -81,6 +81,21 @@ def numbered(recs: ir.Table, offset: int = 0) -> ir.Table:
     return recs.mutate(node_id=(rn + offset + 1).cast("int64"))
 
 
+def table_nodes(wh: Warehouse, name: str) -> ir.Table:
+    """The records of one personal table numbered exactly as :func:`numbered` numbers
+    :func:`records` (``distinct=False``): the tables named before it come first, so its node ids
+    are an offset (their record count) plus its rank by (source, source_id). Lets the stage
+    start Splink on the parties before ``identity_nodes`` is written (the stage checks the ids
+    against it afterwards: :func:`cxlens.identity.fuzzy.SplinkRun.finish`)."""
+    import ibis
+
+    offset = sum(int(wh.table(other).count().execute())
+                 for other in schema.PERSONAL_TABLES if other < name)
+    t = wh.table(name)
+    recs = t.select(record_table=ibis.literal(name), source=t.source, source_id=t.source_id)
+    return numbered(recs, offset)
+
+
 def edge_key(id_type: ir.StringValue, id_value: ir.StringValue) -> ir.StringValue:
     """``"phone:+86138…"``. A WeChat id written in a parties ``wechat`` column and the same id
     as a chat ``handle`` (id type ``social``) are one value, so both fold into ``social``."""

@@ -49,17 +49,19 @@ def full_run(ws: Workspace) -> dict[str, Any]:
     wh = ws.warehouse
     t0 = time.perf_counter()
     now = datetime.now(UTC).replace(tzinfo=None)
-    wh.replace("identity_nodes", graph.numbered(graph.records(wh, distinct=False)))
     rules = edge_rules(ws)
     settings = ws.settings.identity
-    # Splink (its own in-memory DuckDB) trains on a worker thread while the warehouse builds
-    # and writes the identifier memberships; its matches are appended after them
+    # Splink (its own in-memory DuckDB) trains on a worker thread while the warehouse numbers
+    # the records and builds and writes the identifier memberships; it starts on the parties'
+    # node ids numbered on their own (graph.table_nodes, checked against identity_nodes when
+    # it finishes), and its matches are appended after the memberships
     splink_run = None
     if settings.splink:
         from cxlens.identity import fuzzy
 
-        splink_run = fuzzy.start_matches(ws, now)
+        splink_run = fuzzy.start_matches(ws, now, graph.table_nodes(wh, "parties"))
     try:
+        wh.replace("identity_nodes", graph.numbered(graph.records(wh, distinct=False)))
         wh.replace("identity_edges_all",
                    graph.memberships(graph.identifier_rows(wh, settings),
                                      wh.table("identity_nodes"), rules))
@@ -70,8 +72,12 @@ def full_run(ws: Workspace) -> dict[str, Any]:
     matches = splink_run.finish() if splink_run is not None else 0
     # pass 1: strong edges only; pass 2: plus the weak values that touch one anchored customer.
     if settings.components == "local":
-        return _resolve_local(ws, now, matches, t0)
-    return _resolve_engine(ws, now, matches, t0)
+        summary = _resolve_local(ws, now, matches, t0)
+    else:
+        summary = _resolve_engine(ws, now, matches, t0)
+    if splink_run is not None and splink_run.skipped:
+        summary["fuzzy_skipped"] = splink_run.skipped
+    return summary
 
 
 def _resolve_local(ws: Workspace, now: datetime, matches: int, t0: float) -> dict[str, Any]:
