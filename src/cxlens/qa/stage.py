@@ -24,6 +24,7 @@ import gc
 import json
 import os
 import time
+import uuid
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -276,8 +277,26 @@ def _write_insights(ws: Workspace, scores: pa.Table) -> None:
     wh = ws.warehouse
     incoming = ibis.memtable(scores)
     insights = wh.table("interaction_insights")
-    existing = insights.drop("qa_score", "qa_passed").inner_join(incoming, "interaction_id")
     missing = incoming.anti_join(insights, "interaction_id")
+    if wh.backend == "duckdb":
+        # An UPDATE of the two columns from the registered Arrow table, then the rows the text
+        # stage did not make: the upsert of whole rows (delete + insert) rewrote every column
+        # of every insight row, ``redacted_text`` included. Warehouse has no such method yet;
+        # this is the DuckDB connection of the store (as the text stage's redaction does).
+        created = schema.conform("interaction_insights", missing.to_pyarrow())
+        raw = wh.store.raw
+        view = f"_cx_qa_{uuid.uuid4().hex}"
+        raw.register(view, scores)
+        try:
+            raw.execute(
+                f'UPDATE interaction_insights AS t SET qa_score = s.qa_score, '
+                f'qa_passed = s.qa_passed FROM "{view}" AS s '
+                "WHERE t.interaction_id = s.interaction_id")
+        finally:
+            raw.unregister(view)
+        wh.append("interaction_insights", created)
+        return
+    existing = insights.drop("qa_score", "qa_passed").inner_join(incoming, "interaction_id")
     rows = pa.concat_tables([
         schema.conform("interaction_insights", existing.to_pyarrow()),
         schema.conform("interaction_insights", missing.to_pyarrow()),
