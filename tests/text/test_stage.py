@@ -148,3 +148,43 @@ def test_same_output_with_one_or_two_workers(make_workspace, tmp_path, monkeypat
     for a, b in zip(one, two, strict=True):
         assert a == b
     assert {p.name for p in tmp_path.glob("pid-*")} - {f"pid-{os.getpid()}"}  # a worker ran
+
+
+def test_messages_without_interaction_and_null_ids(make_workspace, monkeypatch) -> None:
+    # Chunks are slices of interactions sorted by id, each with the messages whose id sorts into
+    # it: messages of no interaction (before, between and after the ids, or with a null id) are
+    # still redacted, and the result does not depend on the chunking or the number of workers.
+    monkeypatch.setattr(stage, "CHUNK_MIN", 3)
+    results = []
+    for workers in (1, 2):
+        ws = make_workspace("duckdb", name=f"orphans{workers}")
+        wh = ws.warehouse
+        wh.append("interactions", [
+            {"interaction_id": f"chat:c{k}", "source": "chat", "source_id": f"c{k}",
+             "channel": "chat", "started_at": T0, "contact_name": "王伟",
+             "text": f"客户：我叫王伟，电话1381234567{k}" if k % 2 else None}
+            for k in range(8)
+        ] + [{"interaction_id": None, "source": "chat", "source_id": "nullid",
+              "text": "电话13812345678"}])
+        wh.append("messages", [
+            {"interaction_id": f"chat:c{k}", "source": "chat", "source_id": f"c{k}:0", "seq": 0,
+             "speaker": "customer", "ts": T0, "text": f"王伟，电话1391234567{k}"}
+            for k in range(8)
+        ] + [
+            {"interaction_id": iid, "source": "chat", "source_id": sid, "seq": 0,
+             "speaker": "customer", "ts": T0, "text": "卡号 4111 1111 1111 1111"}
+            for iid, sid in (("chat:a", "o1"), ("chat:c3x", "o2"), ("chat:z", "o3"), (None, "o4"))
+        ])
+        ws.settings.text.workers = workers
+        summary = stage.run(ws)
+        del summary["texts_per_s"]
+        msgs = {r["source_id"]: r["text"] for r in wh.table("messages").to_pyarrow().to_pylist()}
+        inter = {r["source_id"]: r["text"] for r in wh.table("interactions").to_pyarrow().to_pylist()}
+        insights = wh.table("interaction_insights").order_by("interaction_id").to_pyarrow()
+        results.append((summary, msgs, inter, insights))
+    (summary, msgs, inter, _), two = results
+    assert results[0] == two
+    assert summary["interactions"] == 9  # 8 with messages + the null-id row's own text
+    assert all(msgs[s] == "卡号 [CARD]" for s in ("o1", "o2", "o3", "o4"))
+    assert msgs["c5:0"] == "[NAME]，电话[PHONE]" and inter["c5"] == "客户：我叫[NAME]，电话[PHONE]"
+    assert inter["nullid"] == "电话[PHONE]"
