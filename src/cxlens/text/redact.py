@@ -244,10 +244,6 @@ def _number_spans(text: str, norm: str) -> Iterable[Span]:
             i = j + 1
 
 
-def _name_patterns(names: Sequence[str]) -> re.Pattern[str] | None:
-    return _compiled_names(tuple(sorted({n for n in names if n})))
-
-
 def names_may_occur(text: str, names: Sequence[str]) -> bool:
     """False when no form of ``names`` occurs in ``text`` even as a bare substring — then
     ``find(text, names, g)`` equals ``find(text, (), g)``: masking and the word-boundary checks
