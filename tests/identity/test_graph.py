@@ -337,12 +337,13 @@ def test_a_failing_splink_worker_fails_the_stage(make_workspace, monkeypatch):
     assert finished == [True]  # waited for, not left running
 
 
-def test_splink_node_ids_are_checked_against_identity_nodes(make_workspace, monkeypatch):
+def test_splink_node_ids_are_checked_against_identity_nodes(workspace, monkeypatch):
     """Splink starts on the parties numbered on their own (graph.table_nodes); ids that
-    differ from identity_nodes stop the stage with a clear error instead of mislinking."""
+    differ from identity_nodes stop the stage with a clear error instead of mislinking.
+    Both engines: the only run of Splink on PySpark in the suite."""
     from cxlens.errors import CxlensError
 
-    ws = _configure(make_workspace(), splink=True)
+    ws = _configure(workspace, splink=True)
     store_records(ws, "parties", pa.table({
         "source": ["crm"] * 30, "source_id": [f"p{i:03d}" for i in range(30)],
         "name": [f"王{i % 7}" for i in range(30)],
