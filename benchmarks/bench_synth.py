@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.hashes:
         print(json.dumps(table_hashes(), indent=1))
         return
-    from cxlens.synth.build import default_workers
+    from cxlens.cpus import default_workers
 
     workers = args.workers or default_workers()
     if args.part == "stream":

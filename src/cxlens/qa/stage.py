@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import time
 import uuid
 from collections import deque
@@ -35,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cxlens import schema
+from cxlens.cpus import default_workers
 from cxlens.qa.engine import CallContext, InspectionResult, Inspector, RuleResult, Turn
 from cxlens.qa.rules import load_rules
 from cxlens.workspace import Workspace
@@ -354,15 +354,6 @@ _WORKER: tuple[Inspector, datetime] | None = None
 def _worker_chunk(chunk: _Chunk) -> _Part:
     assert _WORKER is not None
     return _inspect_chunk(*_WORKER, chunk)
-
-
-def default_workers() -> int:
-    """Processes that inspect when not told: the CPUs we may use, at most 2."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(2, cpus))
 
 
 def _parts(chunks: Iterator[_Chunk], inspector: Inspector, now: datetime,

@@ -34,7 +34,7 @@ def generate(ws: Workspace, config: SynthConfig, progress: Any = None,
     """Generate the contact centre into ``ws`` (idempotent); returns rows per table.
 
     ``workers``: processes generating chunks (default: CPUs available, at most 2 — the memory
-    bound, see ``build.MAX_DEFAULT_WORKERS``); the data
+    bound, see ``cxlens.cpus.MAX_DEFAULT_WORKERS``); the data
     does not depend on it.
     """
     from cxlens.synth.build import generate as _generate

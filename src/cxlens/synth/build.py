@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cxlens.cpus import MAX_DEFAULT_WORKERS, default_workers  # noqa: F401 (re-exported)
 from cxlens.synth import people as pp
 from cxlens.synth import vocab
 from cxlens.synth.centre import Centre, build_centre
@@ -369,10 +370,6 @@ def _truth_persons(sim: ChunkSim, persons: list[Person]) -> None:
 
 # -- into a workspace ----------------------------------------------------------------------------
 
-# Worker processes :func:`generate` uses when not told. Peak RSS measured at 1M customers
-# (10M interactions): main ≈ 0.6 GB + ≈ 0.5 GB per worker (benchmarks/results/synth.json), so two
-# workers keep the whole generator under 2 GB; more must be asked for (``workers=``, ``--workers``).
-MAX_DEFAULT_WORKERS = 2
 
 
 def _concat_prepared(name: str, parts: list[PreparedRecords]) -> PreparedRecords:
@@ -389,17 +386,6 @@ def _concat_prepared(name: str, parts: list[PreparedRecords]) -> PreparedRecords
     ranks = pa.array([*IDENTIFIER_COLUMNS.values(), "order"], pa.string())
     order = pc.sort_indices(pc.index_in(ids["id_type"], value_set=ranks))
     return PreparedRecords(name, pa.concat_tables(p.data for p in parts), ids.take(order), None)
-
-
-def default_workers() -> int:
-    """Processes used by :func:`generate` when not told: the CPUs we may use, at most 2."""
-    import os
-
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(MAX_DEFAULT_WORKERS, cpus))
 
 
 def generate(ws: Workspace, config: SynthConfig, progress: Any = None,

@@ -21,7 +21,6 @@ import gc
 import json
 import logging
 import multiprocessing
-import os
 import re
 import time
 import uuid
@@ -37,6 +36,7 @@ import ibis
 import pyarrow as pa
 
 from cxlens import schema
+from cxlens.cpus import default_workers
 from cxlens.text import redact as pii
 from cxlens.text import segment, topics
 from cxlens.text.intent import IntentClassifier
@@ -264,15 +264,6 @@ def _write_text(wh: Any, name: str, changes: pa.Table) -> None:
                                     taken.column("source_id").to_pylist(), strict=True)]
     wh.upsert(name, taken.set_column(taken.schema.get_field_index("text"), "text",
                                      pa.array(text, pa.string())))
-
-
-def default_workers() -> int:
-    """Processes for the text stage when ``text.workers`` is 0: the CPUs we may use, at most 2."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(2, cpus))
 
 
 def _rows_of(msg_ids: list[str]) -> dict[str, range]:
