@@ -162,6 +162,16 @@ class DuckDBStore:
         finally:
             self.raw.unregister(view)
 
+    def update_columns(self, name: str, data: pa.Table, keys: Sequence[str]) -> None:
+        view = f"_cx_set_{uuid.uuid4().hex}"
+        self.raw.register(view, data)
+        sets = ", ".join(f'"{c}" = u."{c}"' for c in data.column_names if c not in keys)
+        cond = " AND ".join(f't."{c}" IS NOT DISTINCT FROM u."{c}"' for c in keys)
+        try:
+            self.raw.execute(f'UPDATE "{name}" AS t SET {sets} FROM "{view}" AS u WHERE {cond}')
+        finally:
+            self.raw.unregister(view)
+
     def replace_expr(self, name: str, expr: ir.Table) -> None:
         sql = self.con.compile(expr)
         with self.transaction():
@@ -308,6 +318,22 @@ class SparkStore:
         kept = joined.filter(pa.compute.is_null(joined.column("_cx_hit"))).drop(["_cx_hit"])
         if kept.num_rows != current.num_rows:
             self.replace_arrow(name, kept.select(self._schemas[name].names))
+
+    def update_columns(self, name: str, data: pa.Table, keys: Sequence[str]) -> None:
+        if self.count(name) == 0:
+            return
+        current = self._read_arrow(name)
+        cols = [c for c in data.column_names if c not in keys]
+        new = data.rename_columns([c if c in keys else f"_cx_new_{c}" for c in data.column_names])
+        new = new.append_column("_cx_hit", pa.array([True] * new.num_rows))
+        joined = current.join(new, keys=list(keys), join_type="left outer")
+        hit = pa.compute.fill_null(joined.column("_cx_hit"), False)
+        if not pa.compute.any(hit).as_py():
+            return
+        for c in cols:
+            joined = joined.set_column(joined.schema.get_field_index(c), c, pa.compute.if_else(
+                hit, joined.column(f"_cx_new_{c}"), joined.column(c)))
+        self.replace_arrow(name, joined.select(self._schemas[name].names))
 
     def replace_expr(self, name: str, expr: ir.Table) -> None:
         self._write_frame(name, self.session.sql(str(self.con.compile(expr))), replace=True)
@@ -520,6 +546,24 @@ class Warehouse:
             self.store.delete_keys(name, key_table)
             self.store.append(name, arrow)
         return arrow.num_rows
+
+    def update_columns(self, name: str, data: pa.Table, keys: Sequence[str] = KEY) -> int:
+        """Set the non-key columns of ``data`` on the rows whose ``keys`` match one of its rows
+        (nulls match nulls); other columns and rows without a match are left as they are.
+
+        Only the named columns are written: an upsert would rewrite whole rows."""
+        if data.num_rows == 0:
+            return 0
+        target = schema.arrow_schema(name)
+        missing = [c for c in data.column_names if target.get_field_index(c) < 0]
+        if missing or not set(keys) <= set(data.column_names) or set(data.column_names) == set(keys):
+            raise WarehouseError(
+                f"update_columns({name}): needs the keys {list(keys)} and at least one other "
+                f"column of {name}; unknown columns: {missing}")
+        data = pa.table({c: data.column(c).cast(target.field(c).type) for c in data.column_names})
+        with self.transaction():
+            self.store.update_columns(name, data, keys)
+        return data.num_rows
 
     def delete_where(self, name: str, keys: pa.Table) -> None:
         """Delete the rows whose columns match one of the rows of ``keys``."""

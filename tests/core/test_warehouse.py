@@ -167,3 +167,23 @@ def test_a_new_duckdb_warehouse_uses_the_newer_storage_format(make_workspace):
     again = Warehouse(f"duckdb://{path}", path.parent)  # an existing file opens as it is
     assert again.counts()["parties"] == 1
     again.close()
+
+
+def test_update_columns_writes_only_the_named_columns(workspace):
+    wh = workspace.warehouse
+    store_records(workspace, "parties", _parties(["1", "2", "3"], ["张三", "李四", "王五"]),
+                  ingest_id="a")
+    before = {r["source_id"]: r for r in wh.table("parties").to_pyarrow().to_pylist()}
+    changed = pa.table({"source": ["crm", "crm", "crm"], "source_id": ["1", "3", "9"],
+                        "name": ["张三丰", None, "nobody"]})
+    assert wh.update_columns("parties", changed) == 3
+    after = {r["source_id"]: r for r in wh.table("parties").to_pyarrow().to_pylist()}
+    assert sorted(after) == ["1", "2", "3"]  # the unmatched key "9" adds no row
+    assert [after[k]["name"] for k in ("1", "2", "3")] == ["张三丰", "李四", None]
+    for key in ("1", "2", "3"):  # every other column as it was
+        assert {c: v for c, v in after[key].items() if c != "name"} == {
+            c: v for c, v in before[key].items() if c != "name"}
+    with pytest.raises(WarehouseError, match="unknown columns: \\['nickname'\\]"):
+        wh.update_columns("parties", changed.append_column("nickname", pa.array(["a"] * 3)))
+    with pytest.raises(WarehouseError, match="needs the keys"):
+        wh.update_columns("parties", changed.select(["source", "source_id"]))

@@ -23,7 +23,6 @@ from __future__ import annotations
 import gc
 import json
 import time
-import uuid
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -275,33 +274,12 @@ def _write_insights(ws: Workspace, scores: pa.Table) -> None:
     if not scores.num_rows:
         return
     wh = ws.warehouse
-    incoming = ibis.memtable(scores)
     insights = wh.table("interaction_insights")
-    missing = incoming.anti_join(insights, "interaction_id")
-    if wh.backend == "duckdb":
-        # An UPDATE of the two columns from the registered Arrow table, then the rows the text
-        # stage did not make: the upsert of whole rows (delete + insert) rewrote every column
-        # of every insight row, ``redacted_text`` included. Warehouse has no such method yet;
-        # this is the DuckDB connection of the store (as the text stage's redaction does).
-        created = schema.conform("interaction_insights", missing.to_pyarrow())
-        raw = wh.store.raw
-        view = f"_cx_qa_{uuid.uuid4().hex}"
-        raw.register(view, scores)
-        try:
-            raw.execute(
-                f'UPDATE interaction_insights AS t SET qa_score = s.qa_score, '
-                f'qa_passed = s.qa_passed FROM "{view}" AS s '
-                "WHERE t.interaction_id = s.interaction_id")
-        finally:
-            raw.unregister(view)
-        wh.append("interaction_insights", created)
-        return
-    existing = insights.drop("qa_score", "qa_passed").inner_join(incoming, "interaction_id")
-    rows = pa.concat_tables([
-        schema.conform("interaction_insights", existing.to_pyarrow()),
-        schema.conform("interaction_insights", missing.to_pyarrow()),
-    ])
-    wh.upsert("interaction_insights", rows, keys=("interaction_id",))
+    missing = ibis.memtable(scores).anti_join(insights, "interaction_id").to_pyarrow()
+    # Only the two columns are written: an upsert of whole rows rewrote every column of every
+    # insight row, ``redacted_text`` included.
+    wh.update_columns("interaction_insights", scores, keys=("interaction_id",))
+    wh.append("interaction_insights", schema.conform("interaction_insights", missing))
 
 
 @dataclass

@@ -23,7 +23,6 @@ import logging
 import multiprocessing
 import re
 import time
-import uuid
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -188,8 +187,8 @@ def run(ws: Workspace) -> dict[str, Any]:
         changed_inter = pa.concat_tables(inter_changes) if inter_changes else _CHANGES.empty_table()
         changed_msgs = pa.concat_tables(msg_changes) if msg_changes else _CHANGES.empty_table()
         if settings.redact:
-            _write_text(wh, "interactions", changed_inter)
-            _write_text(wh, "messages", changed_msgs)
+            wh.update_columns("interactions", changed_inter)
+            wh.update_columns("messages", changed_msgs)
         _log.debug("text: text columns updated at %.2f s", time.perf_counter() - t0)
     _log.debug("text: committed at %.2f s", time.perf_counter() - t0)
     topic_rows = topics.rows(counts)
@@ -229,41 +228,6 @@ def _read(wh: Any) -> tuple[pa.Table, pa.Table]:
                                    "source", "source_id"]).to_pyarrow()
     messages = msgs.order_by([ibis.asc("interaction_id", nulls_first=False), "seq"]).to_pyarrow()
     return interactions, messages
-
-
-def _write_text(wh: Any, name: str, changes: pa.Table) -> None:
-    """Overwrite ``name``.text for the rows keyed (source, source_id) in ``changes``."""
-    if changes.num_rows == 0:
-        return
-    if wh.backend == "duckdb":
-        # An UPDATE of the one column from the registered Arrow table: the upsert of whole
-        # rows (delete + insert) rewrote every column of ~120k messages at the demo's size.
-        # Warehouse has no such method yet; this is the DuckDB connection of the store.
-        raw = wh.store.raw
-        view = f"_cx_text_{uuid.uuid4().hex}"
-        raw.register(view, changes)
-        try:
-            raw.execute(
-                f'UPDATE "{name}" AS t SET text = u.text FROM "{view}" AS u '
-                "WHERE t.source IS NOT DISTINCT FROM u.source "
-                "AND t.source_id IS NOT DISTINCT FROM u.source_id"
-            )
-        finally:
-            raw.unregister(view)
-        return
-    # Other backends: an upsert of the changed rows, every other column as it was.
-    new = dict(zip(zip(changes.column("source").to_pylist(),
-                       changes.column("source_id").to_pylist(), strict=True),
-                   changes.column("text").to_pylist(), strict=True))
-    full = wh.table(name).to_pyarrow()
-    keys = zip(full.column("source").to_pylist(), full.column("source_id").to_pylist(),
-               strict=True)
-    rows = [i for i, key in enumerate(keys) if key in new]
-    taken = full.take(pa.array(rows, pa.int64()))
-    text = [new[key] for key in zip(taken.column("source").to_pylist(),
-                                    taken.column("source_id").to_pylist(), strict=True)]
-    wh.upsert(name, taken.set_column(taken.schema.get_field_index("text"), "text",
-                                     pa.array(text, pa.string())))
 
 
 def _rows_of(msg_ids: list[str]) -> dict[str, range]:
