@@ -18,6 +18,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
@@ -88,13 +89,23 @@ def generate(path: Path, size: int, seed: int = 7) -> None:
                                                            quoting_style="needed"))
 
 
+DUCK_SIDES = ("duckdb", "duckdb-1thread", "duckdb-v1.5")
+
+
+def _rate(fig: dict) -> int:
+    return round(fig["rows"] / fig["seconds"])
+
+
 def _child(kind: str, path: Path, out: Path) -> None:
     """Run one side in this (child) process and print its figures as JSON."""
     t0 = time.perf_counter()
-    if kind in ("duckdb", "duckdb-1thread"):
+    if kind.startswith("duckdb"):
         import duckdb
 
-        con = duckdb.connect(str(out / "duck.duckdb"))
+        # "duckdb-v1.5": the file in the storage format new cxlens warehouses use, so a gain
+        # from the newer format alone shows up on both sides
+        config = {"storage_compatibility_version": "v1.5.0"} if kind == "duckdb-v1.5" else {}
+        con = duckdb.connect(str(out / "duck.duckdb"), config=config)
         if kind == "duckdb-1thread":  # cxlens writes with one DuckDB thread: same for the limit
             con.execute("SET threads = 1")
         con.execute("CREATE TABLE cdr AS SELECT * FROM read_csv(?, header = false)", [str(path)])
@@ -162,7 +173,9 @@ def main() -> None:
                         help="keep the CSV this run generates (one that was there is always kept)")
     parser.add_argument("--results", type=Path, default=RESULTS,
                         help="where to write the JSON (default benchmarks/results/ingest.json)")
-    parser.add_argument("--child", choices=["duckdb", "duckdb-1thread", "cxlens"], help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run every side this many times, interleaved; ratios are medians")
+    parser.add_argument("--child", choices=[*DUCK_SIDES, "cxlens"], help=argparse.SUPPRESS)
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -176,25 +189,42 @@ def main() -> None:
         generate(path, args.size)
         print(f"generated {path} ({path.stat().st_size / 1e6:.0f} MB) in "
               f"{time.perf_counter() - t0:.1f} s", flush=True)
-    duck = _measure("duckdb", path)
-    print("duckdb read_csv:", duck, flush=True)
-    duck1 = _measure("duckdb-1thread", path)
-    print("duckdb read_csv, threads=1:", duck1, flush=True)
-    ours = _measure("cxlens", path)
-    print("cxlens ingest:  ", ours, flush=True)
+    rounds: list[dict[str, dict]] = []
+    for k in range(args.rounds):  # the sides interleaved, round after round
+        sides = {kind: _measure(kind, path) for kind in DUCK_SIDES}
+        sides["cxlens"] = _measure("cxlens", path)
+        for kind, fig in sides.items():
+            print(f"round {k + 1} {kind}:", fig, flush=True)
+        rounds.append(sides)
+
+    def ratio(r: dict[str, dict], kinds: tuple[str, ...]) -> float:
+        return round(min(r[kind]["seconds"] for kind in kinds) / r["cxlens"]["seconds"], 3)
+
+    def median(values: list[float]) -> float:
+        return round(statistics.median(values), 3)
+
+    last = rounds[-1]
     load = os.getloadavg()
     doc = {
         "benchmark": "ingest Asterisk Master.csv",
         "rows": args.size,
         "file_mb": round(path.stat().st_size / 1e6, 1),
         "machine": f"{os.cpu_count()} cores (shared)",
-        "duckdb_read_csv": {**duck, "rows_per_s": round(duck["rows"] / duck["seconds"])},
-        "cxlens_ingest": {**ours, "rows_per_s": round(ours["rows"] / ours["seconds"])},
-        "duckdb_read_csv_1thread": {**duck1, "rows_per_s": round(duck1["rows"] / duck1["seconds"])},
-        "speed_ratio_vs_duckdb": round(duck["seconds"] / ours["seconds"], 3),
-        # against the faster of the two DuckDB runs: the stricter figure
-        "speed_ratio_vs_best_duckdb": round(min(duck["seconds"], duck1["seconds"])
-                                            / ours["seconds"], 3),
+        "rounds": len(rounds),
+        # the last round's figures per side (each round's are under "each_round")
+        "duckdb_read_csv": {**last["duckdb"], "rows_per_s": _rate(last["duckdb"])},
+        "cxlens_ingest": {**last["cxlens"], "rows_per_s": _rate(last["cxlens"])},
+        "duckdb_read_csv_1thread": {**last["duckdb-1thread"],
+                                    "rows_per_s": _rate(last["duckdb-1thread"])},
+        "duckdb_read_csv_v1_5_storage": {**last["duckdb-v1.5"],
+                                         "rows_per_s": _rate(last["duckdb-v1.5"])},
+        "each_round": rounds,
+        # median over rounds of the per-round ratio (both sides of a ratio ran minutes apart)
+        "speed_ratio_vs_duckdb": median([ratio(r, ("duckdb",)) for r in rounds]),
+        "speed_ratio_vs_duckdb_v1_5_storage": median([ratio(r, ("duckdb-v1.5",)) for r in rounds]),
+        # against the fastest DuckDB side of each round: the strictest figure
+        "speed_ratio_vs_best_duckdb": median([ratio(r, DUCK_SIDES) for r in rounds]),
+        "per_round_ratio_vs_duckdb": [ratio(r, ("duckdb",)) for r in rounds],
         "load_average_1_5_15_at_end": [round(x, 2) for x in load],
         "goal": "ratio >= 0.40, cxlens peak RSS < 2048 MB",
     }
