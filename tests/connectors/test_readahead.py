@@ -12,7 +12,7 @@ import pytest
 
 from cxlens.connectors import REGISTRY
 from cxlens.connectors.base import Batch, ReadOptions, quarantine_rows
-from cxlens.connectors.readahead import read_ahead
+from cxlens.connectors.readahead import ordered_map, read_ahead
 from cxlens.errors import InputError
 from cxlens.ingest import ingest
 
@@ -51,6 +51,47 @@ def test_read_ahead_stops_and_closes_the_reader_when_the_consumer_stops() -> Non
     stream.close()  # what a `for` loop left by an exception does
     assert closed.wait(5)
     assert not any(t.name == "cxlens-read-ahead" for t in threading.enumerate())
+
+
+def test_ordered_map_keeps_input_order_when_later_items_finish_first() -> None:
+    import time
+
+    def slow_first(x: int) -> int:
+        time.sleep(0.02 if x % 3 == 0 else 0.0)  # item 0, 3, 6… finish after their successors
+        return x * 10
+
+    assert list(ordered_map(slow_first, iter(range(30)), workers=3)) == [x * 10 for x in range(30)]
+    assert list(ordered_map(slow_first, iter(range(5)), workers=1)) == [0, 10, 20, 30, 40]
+
+
+def test_ordered_map_raises_in_order_and_takes_at_most_workers_ahead() -> None:
+    taken: list[int] = []
+
+    def items() -> Iterator[int]:
+        for x in range(100):
+            taken.append(x)
+            yield x
+
+    def fn(x: int) -> int:
+        if x == 4:
+            raise InputError("bad chunk 4")
+        return x
+
+    seen: list[int] = []
+    with pytest.raises(InputError, match="bad chunk 4"):
+        for item in ordered_map(fn, items(), workers=2):
+            seen.append(item)
+            assert len(taken) <= item + 3  # bounded: never more than 2 items beyond this one
+    assert seen == [0, 1, 2, 3]
+    assert len(taken) <= 6
+    assert not any(t.name.startswith("cxlens-convert") for t in threading.enumerate())
+
+
+def test_ordered_map_stopped_early_leaves_no_thread() -> None:
+    stream = ordered_map(lambda x: x, iter(range(1000)), workers=2)
+    assert [next(stream) for _ in range(3)] == [0, 1, 2]
+    stream.close()
+    assert not any(t.name.startswith("cxlens-convert") for t in threading.enumerate())
 
 
 # -- the runner: many batches, several write buffers --------------------------------------------
