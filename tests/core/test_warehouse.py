@@ -187,3 +187,36 @@ def test_update_columns_writes_only_the_named_columns(workspace):
         wh.update_columns("parties", changed.append_column("nickname", pa.array(["a"] * 3)))
     with pytest.raises(WarehouseError, match="needs the keys"):
         wh.update_columns("parties", changed.select(["source", "source_id"]))
+
+
+def test_migrate_reads_the_duckdb_schema_in_one_query(make_workspace, monkeypatch):
+    """No schema lookup per table when nothing is missing; a missing column is still added."""
+    wh = make_workspace("duckdb").warehouse
+    monkeypatch.setattr(wh.store, "table", lambda name: pytest.fail(f"schema lookup of {name}"))
+    assert wh.migrate() == []
+    monkeypatch.setitem(schema.CANONICAL["agents"], "shift", "string")
+    monkeypatch.setitem(schema.ALL_TABLES, "agents", schema.CANONICAL["agents"])
+    assert wh.migrate() == ["agents.shift"]
+    assert "shift" in wh.store.columns()["agents"]
+
+
+def test_migrate_is_not_fooled_by_a_temp_table(make_workspace):
+    wh = make_workspace("duckdb").warehouse
+    wh.store.raw.execute('CREATE TEMP TABLE "cx_tmp_only" (x INTEGER)')
+    assert "cx_tmp_only" not in wh.store.columns()
+    wh.drop("agents")
+    assert wh.migrate(["agents"]) == ["agents"]
+
+
+def test_count_and_replace_report_rows(workspace):
+    wh = workspace.warehouse
+    store_records(workspace, "parties", _parties(["1", "2", "3"], ["a", "b", "c"]), ingest_id="x")
+    assert wh.count("parties") == 3
+    parties = wh.table("parties").filter(lambda t: t.source_id != "2")
+    expr = parties.select(record_table=ibis.literal("parties"), source=parties.source,
+                          source_id=parties.source_id, customer_key=parties.source_id,
+                          method=ibis.literal("test"))
+    assert wh.replace("identity_map", expr) == 2
+    assert wh.count("identity_map") == 2
+    with pytest.raises(NotFoundError):
+        wh.count("no_such_table")

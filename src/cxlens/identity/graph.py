@@ -89,7 +89,7 @@ def table_nodes(wh: Warehouse, name: str) -> ir.Table:
     against it afterwards: :func:`cxlens.identity.fuzzy.SplinkRun.finish`)."""
     import ibis
 
-    offset = sum(int(wh.table(other).count().execute())
+    offset = sum(wh.count(other)
                  for other in schema.PERSONAL_TABLES if other < name)
     t = wh.table(name)
     recs = t.select(record_table=ibis.literal(name), source=t.source, source_id=t.source_id)

@@ -100,7 +100,7 @@ def _resolve_local(ws: Workspace, now: datetime, matches: int, t0: float) -> dic
         labels = wh.table(graph.LABELS[1])
         scratch = graph.LABELS[:1]
     for name in scratch:  # not computed on this path: no stale copy of an earlier run lingers
-        if wh.table(name).count().execute():
+        if wh.count(name):
             wh.replace(name, [])
     return _write_keys(ws, labels, now, {
         "mode": "full", "linked_records": found.linked, "fuzzy_matches": matches,
@@ -161,7 +161,7 @@ def _write_keys(ws: Workspace, labels: Any, now: datetime,
         wh.replace("identity_map", keys.identity_map(wh, keys_expr))
         # no longer written (node → key is identity_nodes ⋈ identity_map): emptied so no
         # stale copy of an earlier run's keys lingers
-        if wh.table("identity_keys").count().execute():
+        if wh.count("identity_keys"):
             wh.replace("identity_keys", keys_expr.limit(0))
     return {**summary, **map_summary(ws, now)}
 
@@ -174,7 +174,7 @@ def map_summary(ws: Workspace, now: datetime) -> dict[str, Any]:
     logged = changes.filter(changes.changed_at == now)
     by_change = logged.group_by("change").aggregate(n=logged.count()).to_pyarrow().to_pylist()
     return {
-        "records": int(imap.count().execute()),
+        "records": wh.count("identity_map"),
         "customers": int(imap.customer_key.nunique().execute()),
         **{f"{row['change']}s": int(row["n"]) for row in by_change},
     }
