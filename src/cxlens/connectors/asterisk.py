@@ -113,8 +113,8 @@ class AsteriskConnector:
                          read=chunk.data.num_rows + len(chunk.bad_rows), duplicates=dups,
                          position=chunk.position)
 
-        # each chunk is converted on its own (line numbers come with it), so two chunks are
-        # cleaned at once on two threads (Arrow compute releases the GIL), yielded in order
+        # each chunk is converted on its own (line numbers come with it), so ordered_map may
+        # clean several at once on threads (readahead.CONVERT_WORKERS; 1 = inline), in order
         chunks = iter_csv(path, columns, skip_rows=skip, encoding=options.encoding,
                           batch_rows=options.batch_rows)
         with contextlib.closing(chunks), contextlib.closing(ordered_map(to_batch, chunks)) as batches:

@@ -77,8 +77,10 @@ def read_ahead(items: Iterator[T], depth: int = DEPTH) -> Iterator[T]:
 
 U = TypeVar("U")
 
-# Chunks converted at the same time by :func:`ordered_map` (the benchmark machine has 2 cores).
-CONVERT_WORKERS = 2
+# Chunks converted at the same time by :func:`ordered_map`. 1 (inline, as before): two
+# converting threads measured no faster and 9-15 % more CPU on the loaded 2-core machine
+# (docs/connectors.md, "Cleaning on two threads"); 2 is the setting to try on a quiet one.
+CONVERT_WORKERS = 1
 
 
 def ordered_map(fn: Callable[[T], U], items: Iterator[T],
