@@ -187,6 +187,17 @@ class DuckDBStore:
     def replace_expr(self, name: str, expr: ir.Table) -> None:
         sql = self.con.compile(expr)
         with self.transaction():
+            if f'"{name}"' in sql:
+                # the expression reads the table it replaces: DELETE first would leave it
+                # empty, so the result is computed into a temp table before the DELETE
+                scratch = f"_cx_replace_{uuid.uuid4().hex}"
+                self.raw.execute(f'CREATE TEMP TABLE "{scratch}" AS {sql}')
+                try:
+                    self.raw.execute(f'DELETE FROM "{name}"')
+                    self.raw.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM "{scratch}"')
+                finally:
+                    self.raw.execute(f'DROP TABLE IF EXISTS "{scratch}"')
+                return
             self.raw.execute(f'DELETE FROM "{name}"')
             self.raw.execute(f'INSERT INTO "{name}" BY NAME {sql}')
 

@@ -220,3 +220,13 @@ def test_count_and_replace_report_rows(workspace):
     assert wh.count("identity_map") == 2
     with pytest.raises(NotFoundError):
         wh.count("no_such_table")
+
+
+def test_replace_with_an_expression_reading_the_same_table(workspace):
+    """replace(t, expr over t) keeps the expression's rows (DuckDB deleted them first)."""
+    wh = workspace.warehouse
+    store_records(workspace, "parties", _parties(["1", "2", "3"], ["a", "b", "c"]), ingest_id="x")
+    parties = wh.table("parties")
+    assert wh.replace("parties", parties.filter(parties.source_id != "2")) == 2
+    rows = wh.table("parties").order_by("source_id").to_pyarrow().to_pylist()
+    assert [(r["source_id"], r["name"]) for r in rows] == [("1", "a"), ("3", "c")]
