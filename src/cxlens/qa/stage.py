@@ -23,7 +23,6 @@ from __future__ import annotations
 import gc
 import json
 import time
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cxlens import schema
-from cxlens.cpus import default_workers
+from cxlens.cpus import can_fork, default_workers, forked_map
 from cxlens.qa.engine import CallContext, InspectionResult, Inspector, RuleResult, Turn
 from cxlens.qa.rules import load_rules
 from cxlens.workspace import Workspace
@@ -339,29 +338,17 @@ def _parts(chunks: Iterator[_Chunk], inspector: Inspector, now: datetime,
     """Each chunk inspected, in chunk order. With ``workers`` > 1 they are inspected in that
     many forked processes, at most ``2 × workers`` chunks in flight (memory stays bounded);
     this process keeps reading chunks and the caller writes the finished ones meanwhile."""
-    import multiprocessing
-
     global _WORKER
-    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if workers <= 1 or not can_fork():
         for chunk in chunks:
             yield _inspect_chunk(inspector, now, chunk)
         return
-    from concurrent.futures import Future, ProcessPoolExecutor
-
     # fork: the workers inherit the compiled rule book and never touch the warehouse; they
     # freeze what they inherit out of the GC's sight (a collection touching those objects
     # would copy their pages)
     _WORKER = (inspector, now)
     try:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                                 initializer=gc.freeze) as pool:
-            pending: deque[Future[_Part]] = deque()
-            for chunk in chunks:
-                pending.append(pool.submit(_worker_chunk, chunk))
-                while len(pending) >= 2 * workers or (pending and pending[0].done()):
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
+        yield from forked_map(_worker_chunk, chunks, workers, initializer=gc.freeze)
     finally:
         _WORKER = None
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import gc
 import json
 import logging
-import multiprocessing
 import re
 import time
 from bisect import bisect_left
@@ -35,7 +34,7 @@ import ibis
 import pyarrow as pa
 
 from cxlens import schema
-from cxlens.cpus import default_workers
+from cxlens.cpus import can_fork, default_workers, forked_map
 from cxlens.text import redact as pii
 from cxlens.text import segment, topics
 from cxlens.text.intent import IntentClassifier
@@ -416,7 +415,7 @@ def _map_chunks(job: _Job, chunks: list[Bounds], workers: int) -> Iterator[_Part
     while this process takes their results (and writes them)."""
     global _WORKER_JOB
     workers = min(workers, len(chunks))
-    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if workers <= 1 or not can_fork():
         enabled = gc.isenabled()
         _gc_off()
         try:
@@ -433,10 +432,7 @@ def _map_chunks(job: _Job, chunks: list[Bounds], workers: int) -> Iterator[_Part
     _WORKER_JOB = job
     gc.freeze()  # the parent's objects stay out of the workers' collections (and unshared pages)
     try:
-        with multiprocessing.get_context("fork").Pool(workers, initializer=_gc_off) as pool:
-            yield from pool.imap(_run_chunk, chunks)
-            pool.close()
-            pool.join()  # reaped, so their CPU time counts in os.times() of this process
+        yield from forked_map(_run_chunk, chunks, workers, initializer=_gc_off)
     finally:
         gc.unfreeze()
         _WORKER_JOB = None
