@@ -7,12 +7,13 @@ summary → report) and splits the run at each progress message: per phase the w
 the CPU seconds (user + system of this process, all its threads — DuckDB's included — plus its
 reaped child processes, i.e. the synth workers). On a shared machine the CPU seconds are the
 load-independent figure; the load average before/after dates the wall times.
-Results: ``benchmarks/results/demo.json``.
+Results: ``benchmarks/results/demo.json`` (``--out PATH`` writes elsewhere, for A/B runs).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import shutil
@@ -72,11 +73,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workspace", type=Path, default=HERE / "work" / "demo-bench",
+                        help="where to build (removed first)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="write the results here instead of benchmarks/results/demo.json "
+                             "(A/B runs that must not replace the committed figures)")
     args = parser.parse_args(argv)
 
     from cxlens import demo
 
-    target = HERE / "work" / "demo-bench"
+    target = args.workspace
     shutil.rmtree(target, ignore_errors=True)
     load_before = os.getloadavg()
     phases = _Phases()
@@ -98,7 +104,12 @@ def main(argv: list[str] | None = None) -> int:
         "goal_seconds": 60,
         **results_file.machine(load_before),
     }
-    results_file.write("demo", result)
+    if args.out is None:
+        results_file.write("demo", result)
+    else:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2))
+        print(json.dumps(result, indent=2))
     return 0
 
 

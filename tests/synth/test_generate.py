@@ -45,11 +45,19 @@ def test_rerun_is_idempotent(built):
     assert truth_after == truth_before  # byte-identical ground truth
 
 
-def test_generate_stores_what_store_records_stores(tmp_path):
-    """Preparing the identifiers in the worker processes and skipping the upsert DELETEs on a
-    fresh workspace change nothing: every table, in stored order, is what store_records makes
-    of the concatenated batches."""
+@pytest.mark.parametrize("write_rows,group_rows", [(20_000, 250_000), (50, 10**9)])
+def test_generate_stores_what_store_records_stores(tmp_path, monkeypatch, write_rows,
+                                                   group_rows):
+    """Preparing the identifiers in the worker processes, writing rows as they come (many
+    writes per table with the small threshold) and skipping the upsert DELETEs on a fresh
+    workspace change nothing: every table, in stored order, is what store_records makes of
+    the concatenated batches."""
     import pyarrow as pa
+
+    from cxlens.synth import build
+
+    monkeypatch.setattr(build, "WRITE_ROWS", write_rows)
+    monkeypatch.setattr(build, "STORE_GROUP_ROWS", group_rows)
 
     import cxlens
     from cxlens.config import load_settings

@@ -372,20 +372,25 @@ def _truth_persons(sim: ChunkSim, persons: list[Person]) -> None:
 
 
 
-def _concat_prepared(name: str, parts: list[PreparedRecords]) -> PreparedRecords:
-    """One :class:`PreparedRecords` for the concatenated chunks, identical to preparing their
-    concatenation: ``identifiers.extract`` emits one block per identifier column (column
-    order) with the rows in table order, so the chunks' identifier rows are put back in that
-    order by a stable sort on the column's rank."""
+# rows per write while generating, and per identifier group (see generate)
+WRITE_ROWS = 20_000
+STORE_GROUP_ROWS = 250_000
+
+
+def _group_identifiers(name: str, parts: list[pa.Table]) -> PreparedRecords:
+    """The identifier rows of consecutive chunks as preparing their concatenation orders them:
+    ``identifiers.extract`` emits one block per identifier column (column order) with the rows
+    in table order, so the chunks' identifier rows are put back in that order by a stable sort
+    on the column's rank. No data rows: those are written as they come."""
     from cxlens.clean.identifiers import IDENTIFIER_COLUMNS
     from cxlens.load import PreparedRecords
 
-    if len(parts) == 1:
-        return parts[0]
-    ids = pa.concat_tables(p.identifiers for p in parts)
-    ranks = pa.array([*IDENTIFIER_COLUMNS.values(), "order"], pa.string())
-    order = pc.sort_indices(pc.index_in(ids["id_type"], value_set=ranks))
-    return PreparedRecords(name, pa.concat_tables(p.data for p in parts), ids.take(order), None)
+    ids = pa.concat_tables(parts)
+    if len(parts) > 1:
+        ranks = pa.array([*IDENTIFIER_COLUMNS.values(), "order"], pa.string())
+        ids = ids.take(pc.sort_indices(pc.index_in(ids["id_type"], value_set=ranks)))
+    return PreparedRecords(name, pa.table({"source": pa.array([], pa.string()),
+                                           "source_id": pa.array([], pa.string())}), ids, None)
 
 
 def generate(ws: Workspace, config: SynthConfig, progress: Any = None,
@@ -413,8 +418,10 @@ def generate(ws: Workspace, config: SynthConfig, progress: Any = None,
     staging.mkdir(parents=True)
     writers: dict[str, pq.ParquetWriter] = {}
     rows: dict[str, int] = {}
-    pending: dict[str, list[PreparedRecords]] = {}
+    pending: dict[str, list[PreparedRecords]] = {}  # rows not yet written, per table
     pending_rows: dict[str, int] = {}
+    group_ids: dict[str, list[pa.Table]] = {}  # identifier rows of the open store group
+    group_rows: dict[str, int] = {}
     ingest_id = f"synth-{config.seed}"
     # the keys written so far: a fresh workspace's upserts then skip their DELETE scans (a
     # re-run finds its sources stored and deletes as store_records does)
@@ -423,11 +430,22 @@ def generate(ws: Workspace, config: SynthConfig, progress: Any = None,
     def prepare(name: str, table: pa.Table) -> PreparedRecords:
         return prepare_records(ws, name, table, ingest_id=ingest_id)
 
-    def flush(name: str) -> None:
-        # the same rows store_records(ws, name, concat(chunks)) would write, in the same order
-        parts = pending.pop(name)
-        pending_rows.pop(name)
-        write_records(ws, _concat_prepared(name, parts), scan=True, keys=written)
+    def write_rows(name: str) -> None:
+        # the table's rows so far, in chunk order (their identifiers wait for the group's end)
+        parts = pending.pop(name, [])
+        pending_rows.pop(name, None)
+        if parts:
+            data = pa.concat_tables(p.data for p in parts)
+            write_records(ws, PreparedRecords(name, data, parts[0].identifiers.slice(0, 0), None),
+                          scan=True, keys=written)
+
+    def close_group(name: str) -> None:
+        # the group's identifier rows as store_records(ws, name, concat(chunks)) orders them
+        write_rows(name)
+        ids = group_ids.pop(name)
+        group_rows.pop(name)
+        if any(t.num_rows for t in ids):
+            write_records(ws, _group_identifiers(name, ids), scan=True, keys=written)
 
     try:
         for name, item in _batches(config, workers or default_workers(), prepare):
@@ -440,16 +458,23 @@ def generate(ws: Workspace, config: SynthConfig, progress: Any = None,
             else:
                 prepared = item if isinstance(item, PreparedRecords) else prepare(name, item)
                 n = prepared.data.num_rows
-                # group chunks so each store is one larger transaction (fewer statements)
                 pending.setdefault(name, []).append(prepared)
                 pending_rows[name] = pending_rows.get(name, 0) + n
-                if pending_rows[name] >= 250_000:
-                    flush(name)
+                group_ids.setdefault(name, []).append(prepared.identifiers)
+                group_rows[name] = group_rows.get(name, 0) + n
+                # Rows are written as they come (in chunk order: the same table as one write),
+                # while the workers go on generating, not all in a serial tail after the last
+                # chunk; each group of >= 250k rows then writes its identifiers (fewer, larger
+                # statements; identifier order as before).
+                if group_rows[name] >= STORE_GROUP_ROWS:
+                    close_group(name)
+                elif pending_rows[name] >= WRITE_ROWS:
+                    write_rows(name)
             rows[name] = rows.get(name, 0) + n
             if progress is not None:
                 progress(name, n)
-        for name in list(pending):
-            flush(name)
+        for name in list(group_ids):
+            close_group(name)
     finally:
         for writer in writers.values():
             writer.close()
