@@ -44,6 +44,9 @@ if TYPE_CHECKING:
     from cxlens.load import PreparedRecords
 
 WRITE_ROWS = 500_000
+# A table's first write is this small, so the writer thread starts after a few CSV batches
+# instead of idling while the first 500k rows are read and cleaned.
+FIRST_WRITE_ROWS = 100_000
 # The whole file is one DuckDB transaction; capping DuckDB's memory makes it spill the
 # uncommitted rows to its temp folder instead of holding them, so RSS stays bounded.
 DUCKDB_MEMORY_LIMIT = "256MB"
@@ -270,13 +273,15 @@ def _default_source(format: str, path: Path, mapping: Path | None) -> str:  # no
 
 
 class _Buffer:
-    """Per-table rows waiting to be written (bounded by ``limit``)."""
+    """Per-table rows waiting to be written (bounded by ``limit``; a table's first write at
+    most :data:`FIRST_WRITE_ROWS`)."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.rows: dict[str, list[pa.Table]] = {}
         self.quarantine: dict[str, list[pa.Table]] = {}
         self.sizes: Counter[str] = Counter()
+        self.taken: set[str] = set()  # tables written at least once
 
     def add(self, batch: Batch) -> bool:
         if batch.rows.num_rows:
@@ -284,11 +289,13 @@ class _Buffer:
             self.sizes[batch.table] += batch.rows.num_rows
         if batch.quarantine.num_rows:
             self.quarantine.setdefault(batch.table, []).append(batch.quarantine)
-        return self.sizes[batch.table] >= self.limit
+        limit = self.limit if batch.table in self.taken else min(self.limit, FIRST_WRITE_ROWS)
+        return self.sizes[batch.table] >= limit
 
     def take(self, table: str) -> tuple[list[pa.Table], list[pa.Table]]:
         """Remove and return one table's buffered (rows, quarantine) parts."""
         self.sizes[table] = 0
+        self.taken.add(table)
         return self.rows.pop(table, []), self.quarantine.pop(table, [])
 
 
@@ -370,7 +377,8 @@ class _Writer:
                                         self.result.ingest_id, self._hash_con)
         if prepared is not None and prepared.key_hashes is not None:
             # in submission order, so the writes see the keys of every earlier write
-            prepared.repeats_written = self.keys.record(table, prepared.key_hashes)
+            prepared.repeats_written = self.keys.record(table, prepared.key_hashes,
+                                                        is_sorted=True)
         self._wait()
         self.written[table] += rows
         self.duplicates[table] += dups
@@ -392,13 +400,15 @@ def _prepare(target: Workspace | None, table: str, parts: list[pa.Table],
              ) -> tuple[int, int, PreparedRecords | None]:
     """(rows to write, duplicates dropped inside the buffer, the prepared write — None on a
     dry run) of one table's buffered rows. ``hash_con`` (a DuckDB connection) lets it skip
-    the key group-by when no key repeats and hash the keys for :class:`load.WrittenKeys`."""
+    the key group-by when no key repeats and hash the keys for :class:`load.WrittenKeys`
+    (``key_hashes`` then holds them sorted)."""
     from cxlens.load import key_hashes, prepare_records
 
     dups = 0
+    hashes = None
     if parts:
         rows = pa.concat_tables(parts, promote_options="permissive")
-        rows, dups = _keep_last(rows, hash_con)
+        rows, dups, hashes = _keep_last(rows, hash_con)
     else:
         from cxlens.schema import arrow_schema
 
@@ -408,25 +418,44 @@ def _prepare(target: Workspace | None, table: str, parts: list[pa.Table],
     prepared = prepare_records(target, table, rows, ingest_id=ingest_id,
                                quarantine=pa.concat_tables(quarantine) if quarantine else None)
     if hash_con is not None and prepared.data.num_rows:
-        prepared.key_hashes = key_hashes(prepared.data, hash_con)
+        import numpy as np
+
+        # prepare_records keeps each row's source and source_id: the hashes of the rows
+        # _keep_last looked at are those of the rows to write
+        prepared.key_hashes = (hashes if hashes is not None
+                               else np.sort(key_hashes(prepared.data, hash_con)))
     return rows.num_rows, dups, prepared
 
 
-def _keep_last(rows: pa.Table, hash_con: Any) -> tuple[pa.Table, int]:
-    """:func:`cxlens.clean.dedupe.keep_last`, skipped when the sorted 64-bit hashes of
-    ``source_id`` hold no repeat — then no key repeats (equal keys hash equal; a collision
-    only sends the rows through the group-by). 40 ms per 500k keys instead of 180 ms."""
+def _keep_last(rows: pa.Table, hash_con: Any) -> tuple[pa.Table, int, Any]:
+    """:func:`cxlens.clean.dedupe.keep_last`, skipped when the sorted 64-bit hashes of the
+    keys hold no repeat — then no key repeats (equal keys hash equal; a collision only sends
+    the rows through the group-by). 40 ms per 500k keys instead of 180 ms.
+
+    Returns (rows, duplicates dropped, sorted ``load.key_hashes`` of the rows or None). When
+    every row has the same source (a connector's batches do), ``hash(source, source_id)``
+    answers both questions — does a ``source_id`` repeat, and which keys does the write hold
+    for :class:`load.WrittenKeys` — in one DuckDB query and one sort."""
     from cxlens.clean.dedupe import keep_last
 
     if hash_con is not None and rows.num_rows > 1 and "source_id" in rows.column_names:
         import numpy as np
 
-        _cx_ids = rows.select(["source_id"])  # noqa: F841 - read by the SQL (replacement scan)
-        got = hash_con.execute("SELECT hash(source_id) AS h FROM _cx_ids").fetchnumpy()
+        one_source = False
+        if "source" in rows.column_names and rows.column("source").null_count == 0:
+            import pyarrow.compute as pc
+
+            bounds = pc.min_max(rows.column("source")).as_py()
+            one_source = bounds["min"] == bounds["max"]
+        _cx_ids = rows.select(["source", "source_id"] if one_source  # noqa: F841 - read by the SQL
+                              else ["source_id"])
+        query = ("SELECT hash(source, source_id) AS h FROM _cx_ids" if one_source
+                 else "SELECT hash(source_id) AS h FROM _cx_ids")
+        got = hash_con.execute(query).fetchnumpy()
         hashes = np.sort(np.asarray(got["h"], dtype=np.uint64))
         if not bool((hashes[1:] == hashes[:-1]).any()):
-            return rows, 0
-    return keep_last(rows)
+            return rows, 0, hashes if one_source else None
+    return (*keep_last(rows), None)
 
 
 def _finish(ws: Workspace, result: IngestResult, primary: set[str]) -> None:

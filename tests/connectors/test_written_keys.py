@@ -132,22 +132,34 @@ def test_may_exist_unit(stored_before: bool) -> None:
 
 def test_keep_last_shortcut_matches_the_group_by():
     """The runner skips keep_last's group-by only when no source_id repeats; with repeats
-    (the same key twice, a null key twice) it gives keep_last's rows exactly."""
+    (the same key twice, a null key twice, one source_id under two sources) it gives
+    keep_last's rows exactly. With one source it hands back the sorted key hashes the
+    write would compute (``load.key_hashes``)."""
     import duckdb
+    import numpy as np
     import pyarrow as pa
 
     from cxlens.clean.dedupe import keep_last
     from cxlens.ingest import _keep_last
+    from cxlens.load import key_hashes
 
     con = duckdb.connect()
     unique = pa.table({"source": ["a"] * 4, "source_id": ["1", "2", "3", "4"], "v": [1, 2, 3, 4]})
-    assert _keep_last(unique, con) == (unique, 0)
+    got, dups, hashes = _keep_last(unique, con)
+    assert (got, dups) == (unique, 0)
+    assert np.array_equal(hashes, np.sort(key_hashes(unique, con)))
+    two_sources = unique.set_column(0, "source", pa.array(["a", "b", "a", "b"]))
+    assert _keep_last(two_sources, con) == (two_sources, 0, None)  # hashes: the write's job
     for ids in (["1", "2", "1", "4"], ["1", None, "3", None]):
         repeated = unique.set_column(1, "source_id", pa.array(ids, pa.string()))
-        got, dups = _keep_last(repeated, con)
+        got, dups, hashes = _keep_last(repeated, con)
         want, want_dups = keep_last(repeated)
         assert dups == want_dups == 1
-        assert got.equals(want)
+        assert got.equals(want) and hashes is None
+    same_id = two_sources.set_column(1, "source_id", pa.array(["1", "1", "3", "4"]))
+    got, dups, _ = _keep_last(same_id, con)
+    want, want_dups = keep_last(same_id)  # keyed on source_id alone, as before
+    assert dups == want_dups == 1 and got.equals(want)
 
 
 def test_record_on_the_main_thread_then_may_exist() -> None:
@@ -180,3 +192,22 @@ def test_first_ingest_of_a_source_logs_the_hash_computed_beside_the_writes(
     assert again.status == "already ingested" and again.stored == 0
     other = _ingest(ws, tmp_path, monkeypatch, ["k3"], 1.0, "b.csv")  # hashed up front now
     assert other.status == "loaded" and other.sha256 == file_sha256(tmp_path / "b.csv")
+
+
+def test_merged_hash_arrays_find_every_earlier_key() -> None:
+    """``record`` merges its sorted arrays (binary counter, capped): a key of any earlier
+    write is still found, and the arrays stay few and sorted."""
+    rng = np.random.default_rng(3)
+    keys = WrittenKeys()
+    keys.MERGE_KEYS = 40
+    writes = [rng.integers(0, 2**63, 10, dtype=np.int64).astype(np.uint64) for _ in range(12)]
+    assert not any(keys.record("interactions", w) for w in writes)
+    arrays = keys._hashes["interactions"]
+    assert len(arrays) < 12 and max(len(a) for a in arrays) <= 40
+    assert all(bool((a[1:] >= a[:-1]).all()) for a in arrays)
+    assert sum(len(a) for a in arrays) == 120
+    for w in writes:
+        assert keys.record("orders", w[:0]) is False
+        assert keys.record("interactions", np.array([w[4]], np.uint64)) is True
+    assert keys.record("interactions", np.sort(rng.integers(0, 2**63, 5, dtype=np.int64)
+                                                 .astype(np.uint64)), is_sorted=True) is False
