@@ -290,6 +290,69 @@ def test_in_memory_weak_rule_matches_the_rule_written_out(seed):
     assert sorted(tuple(r.values()) for r in found.excluded.to_pylist()) == excluded
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_in_memory_memberships_equal_the_rules_as_expressions(seed):
+    """graph.memberships_in_memory (the stage's local path) gives exactly the rows of
+    graph.memberships (Ibis) on random identifiers: agents' values, blocked, junk and null
+    values, WeChat ids folded into social, mobiles, households (accounts quoted on several
+    records, records quoting several), absurdly common values, duplicate rows."""
+    import ibis
+
+    rng = random.Random(seed)
+    tables = ["parties", "interactions", "orders"]
+    nodes = [(t, "src", f"r{i}") for t in tables for i in range(60)]
+    values = {
+        "phone": ["+8613800138000", "+8613900139000", "+862161234567", "+862160000000",
+                  "+8675588880001", "+86", "12", "", None],
+        "email": ["a@x.cn", "b@x.cn", "c@x.cn", "unknown@x.cn"],
+        "account": ["A-1", "A-2", "A-3", "A-4", "0"],
+        "wechat": ["wx_a", "wx_b"], "social": ["wx_a", "wx_c"], "device": ["d1", "d2", "d3"],
+        "order": ["O-1", "O-2"], "case": ["crm:1001", "crm:1002"],
+    }
+    rows = []
+    for _ in range(700):
+        table, source, source_id = rng.choice(nodes)
+        id_type = rng.choice(list(values))
+        rows.append((table, source, source_id, id_type, rng.choice(values[id_type])))
+    rows += rows[:40]  # duplicates
+    rows += [("agents", "hr", "a1", "phone", "+862160000000"),
+             ("interactions", "src", "missing", "phone", "+8613800138000")]  # no such record
+    ids = ibis.memtable(pa.table({
+        "record_table": [r[0] for r in rows], "source": [r[1] for r in rows],
+        "source_id": [r[2] for r in rows], "id_type": [r[3] for r in rows],
+        "id_value": pa.array([r[4] for r in rows], pa.string())}))
+    node_t = ibis.memtable(pa.table({
+        "record_table": [n[0] for n in nodes], "source": [n[1] for n in nodes],
+        "source_id": [n[2] for n in nodes], "node_id": pa.array(range(1, len(nodes) + 1),
+                                                                 pa.int64())}))
+    for rules in (graph.EdgeRules(("+8613900139000",), 1, ("phone", "email"), 25),
+                  graph.EdgeRules((), 2, ("phone",), 1000)):
+        expected = graph.memberships(ids, node_t, rules).to_pyarrow()
+        got = graph.memberships_in_memory(
+            graph.located_identifiers(ids, node_t).to_pyarrow(),
+            graph.agent_values(ids).to_pyarrow().column("id_value").combine_chunks(), rules)
+
+        def rows_of(t):
+            return sorted(zip(*(t.column(c).to_pylist() for c in ("node_id", "edge", "kind")),
+                              strict=True))
+
+        assert rows_of(got.table) == rows_of(expected)
+        assert 0 < got.table.num_rows < len(rows)
+        # value codes: one per distinct edge, dense
+        edges = got.table.column("edge").to_pylist()
+        assert len(set(zip(got.value_id.tolist(), edges, strict=True))) == len(set(edges))
+        assert got.n_values == len(set(edges)) == int(got.value_id.max()) + 1
+
+
+def test_in_memory_memberships_of_no_rows():
+    located = pa.table({"node_id": pa.array([], pa.int64()), "id_type": pa.array([], pa.string()),
+                        "id_value": pa.array([], pa.string())})
+    got = graph.memberships_in_memory(located, [], graph.EdgeRules((), 1, ("phone",), 10))
+    assert got.table.num_rows == 0 and got.n_values == 0
+    found = graph.resolve_in_memory(got.table, ["phone"], (got.value_id, got.n_values))
+    assert found.labels.num_rows == 0
+
+
 def test_in_memory_resolution_of_no_memberships():
     edges = pa.table({"node_id": pa.array([], pa.int64()), "edge": pa.array([], pa.string()),
                       "kind": pa.array([], pa.string())})
@@ -332,6 +395,7 @@ def test_a_failing_splink_worker_fails_the_stage(make_workspace, monkeypatch):
 
     monkeypatch.setattr(fuzzy, "train_and_predict", slow)
     monkeypatch.setattr(graph, "memberships", no_memberships)
+    monkeypatch.setattr(graph, "memberships_in_memory", no_memberships)
     with pytest.raises(ValueError, match="memberships failed"):
         stage.full_run(ws)
     assert finished == [True]  # waited for, not left running

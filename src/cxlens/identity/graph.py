@@ -169,12 +169,8 @@ def memberships(ids: ir.Table, nodes: ir.Table, rules: EdgeRules,
 
     import ibis
 
-    personal = ids.filter(ids.record_table.isin(list(schema.PERSONAL_TABLES)))
-    # one join on the (string) record key, then node ids: the rules below group and join ints
-    j = personal.join(nodes, list(RECORD_KEY))
-    located = j.select(node_id=j.node_id, id_type=j.id_type, id_value=j.id_value).view()
-    agent_values = ids.filter(ids.record_table == "agents").select("id_value").distinct()
-    usable = located.anti_join(agent_values, "id_value")
+    located = located_identifiers(ids, nodes)
+    usable = located.anti_join(agent_values(ids), "id_value")
     if rules.blocked:
         usable = usable.filter(~usable.id_value.isin(list(rules.blocked)))
     # a bare country code or a few digits ("+86", "0") identifies nobody, whatever the column
@@ -216,6 +212,152 @@ def memberships(ids: ir.Table, nodes: ir.Table, rules: EdgeRules,
 
     active = rows.anti_join(common, "edge").anti_join(household, "edge")
     return active.select("node_id", "edge", "kind")
+
+
+def located_identifiers(ids: ir.Table, nodes: ir.Table) -> ir.Table:
+    """(node_id, id_type, id_value) of the identifiers of person records: one join on the
+    (string) record key, then node ids (the rules group and join ints). A row without an id type
+    names no value and is left out."""
+    personal = ids.filter(ids.record_table.isin(list(schema.PERSONAL_TABLES))
+                          & ids.id_type.notnull())
+    j = personal.join(nodes, list(RECORD_KEY))
+    return j.select(node_id=j.node_id, id_type=j.id_type, id_value=j.id_value).view()
+
+
+def agent_values(ids: ir.Table) -> ir.Table:
+    """The distinct identifier values of agents (their phones never merge customers)."""
+    return ids.filter(ids.record_table == "agents").select("id_value").distinct()
+
+
+@dataclass(frozen=True)
+class Memberships:
+    """:func:`memberships_in_memory`'s rows: ``table`` (node_id, edge, kind) as
+    :func:`memberships` gives them, and each row's ``value_id``, a dense code of its ``edge``
+    (0 … ``n_values`` - 1), so :func:`resolve_in_memory` need not encode the strings again."""
+
+    table: pa.Table
+    value_id: np.ndarray
+    n_values: int
+
+
+def memberships_in_memory(located: pa.Table, agents: pa.Array | Iterable[str],
+                          rules: EdgeRules) -> Memberships:
+    """:func:`memberships` on fetched rows: ``located`` is :func:`located_identifiers`
+    (node_id, id_type, id_value), ``agents`` :func:`agent_values`. Same rows as the Ibis
+    expression (``tests/identity/test_graph.py``), computed on integer codes: the string values
+    are dictionary-encoded once and the per-value tests (agents, blocked, junk, mobile) run on
+    the distinct values only. On the demo (1.1M rows) this replaces a cached engine-side table
+    and three string group-bys (≈ 1.3 CPU-s) with ≈ 0.3 s of NumPy."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    node = located.column("node_id").to_numpy().astype(np.int64, copy=False)
+    types = pc.dictionary_encode(located.column("id_type")).combine_chunks()
+    values = pc.dictionary_encode(located.column("id_value")).combine_chunks()
+    type_names = types.dictionary.to_pylist()
+    t_code = types.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    vdict = values.dictionary
+    n_v = len(vdict)
+    # a null value gets code n_v: dropped below (no value links anything)
+    v_code = pc.fill_null(values.indices, n_v).to_numpy(zero_copy_only=False).astype(np.int64)
+
+    def flag(mask: pa.Array, null: bool) -> np.ndarray:
+        return np.append(mask.to_numpy(zero_copy_only=False), null)
+
+    agent_set = (agents.cast(pa.string()) if isinstance(agents, pa.Array)
+                 else pa.array(list(agents), pa.string()))
+    bad = flag(pc.or_(pc.is_in(vdict, value_set=agent_set),
+                      pc.is_in(vdict, value_set=pa.array(rules.blocked, pa.string()))), True)
+    bad |= flag(pc.match_substring_regex(vdict, JUNK_PATTERN), True)
+    mobile_value = flag(pc.match_substring_regex(vdict, MOBILE_PATTERN), False)
+
+    kind_names = list(dict.fromkeys([*type_names, "mobile"]))
+    kind_of_type = np.array([kind_names.index(t) for t in type_names], dtype=np.int64)
+    ns_names = list(dict.fromkeys("social" if t == "wechat" else t for t in type_names))
+    ns_of_type = np.array([ns_names.index("social" if t == "wechat" else t) for t in type_names],
+                          dtype=np.int64)
+    phone = np.array([t == "phone" for t in type_names], dtype=bool)
+
+    # the accounts quoted on each record, whatever rule drops the account value itself
+    is_account = np.array([t == "account" for t in type_names], dtype=bool)[t_code]
+    is_account &= v_code < n_v
+    accounts = _unique_rows(node[is_account], v_code[is_account])
+
+    keep = ~bad[v_code]
+    node, t_code, v_code = node[keep], t_code[keep], v_code[keep]
+    kind = np.where(phone[t_code] & mobile_value[v_code], kind_names.index("mobile"),
+                    kind_of_type[t_code])
+    # an edge is (namespace, value), coded as one integer; rows are distinct (node, kind, edge)
+    edge = ns_of_type[t_code] * (n_v + 1) + v_code
+    node, kind, edge = _unique_rows(node, kind, edge)
+    n_codes = int(edge.max()) + 1 if len(edge) else 0
+
+    # values on more than max_records distinct records: only values with more rows than that
+    # can be, so the distinct count runs on those
+    over = (np.bincount(edge, minlength=n_codes) > rules.max_records)[edge]
+    common_pairs = _unique_rows(edge[over], node[over])[0]
+    common = np.bincount(common_pairs, minlength=n_codes) > rules.max_records
+
+    # household values: distinct accounts on the records carrying them
+    hh_names = {*rules.household_types, *(["mobile"] if "phone" in rules.household_types else [])}
+    hh_kind = np.array([k in hh_names for k in kind_names], dtype=bool)
+    typed = hh_kind[kind]
+    people = _accounts_per_edge(edge[typed], node[typed], accounts, n_codes)
+    household = people > rules.max_accounts
+
+    active = ~(common | household)[edge]
+    codes, value_id = np.unique(edge[active], return_inverse=True)
+    ns_code, value_code = np.divmod(codes, n_v + 1)
+    names = pc.binary_join_element_wise(
+        pa.array(ns_names, pa.string()).take(pa.array(ns_code)),
+        vdict.take(pa.array(value_code)), ":")
+    value_id = value_id.reshape(-1)
+    table = pa.table({
+        "node_id": pa.array(node[active], pa.int64()),
+        "edge": names.take(pa.array(value_id)),
+        "kind": pa.array(kind_names, pa.string()).take(pa.array(kind[active])),
+    })
+    return Memberships(table, value_id, len(codes))
+
+
+def _unique_rows(*cols: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The distinct rows of non-negative integer columns (one combined key when it fits)."""
+    import numpy as np
+
+    if not len(cols[0]):
+        return cols
+    sizes = [int(c.max()) + 1 for c in cols]
+    if float(np.prod([float(s) for s in sizes])) < 2.0**62:
+        key = np.zeros(len(cols[0]), dtype=np.int64)
+        for c, size in zip(cols, sizes, strict=True):
+            key = key * size + c
+        _, first = np.unique(key, return_index=True)
+    else:
+        order = np.lexsort(cols[::-1])
+        stacked = np.stack([c[order] for c in cols])
+        new = np.ones(len(order), dtype=bool)
+        new[1:] = (stacked[:, 1:] != stacked[:, :-1]).any(axis=0)
+        first = order[new]
+    return tuple(c[first] for c in cols)
+
+
+def _accounts_per_edge(edge: np.ndarray, node: np.ndarray,
+                       accounts: tuple[np.ndarray, ...], n_edges: int) -> np.ndarray:
+    """Distinct accounts quoted on the records of each edge's memberships ((node, account)
+    pairs in ``accounts``; a record may quote several)."""
+    import numpy as np
+
+    acc_node, acc_value = accounts
+    order = np.argsort(acc_node, kind="stable")
+    acc_node, acc_value = acc_node[order], acc_value[order]
+    lo = np.searchsorted(acc_node, node, "left")
+    hi = np.searchsorted(acc_node, node, "right")
+    count = hi - lo
+    row = np.repeat(np.arange(len(node)), count)
+    within = np.arange(len(row)) - np.repeat(np.cumsum(count) - count, count)
+    pairs = _unique_rows(edge[row], acc_value[np.repeat(lo, count) + within])[0]
+    return np.bincount(pairs, minlength=n_edges)
 
 
 def excluded_counts(ids: ir.Table, nodes: ir.Table, rules: EdgeRules) -> dict[str, int]:
@@ -410,11 +552,12 @@ class Resolution:
     linked: int
 
 
-def resolve_in_memory(edges: pa.Table, weak_types: Iterable[str]) -> Resolution:
+def resolve_in_memory(edges: pa.Table, weak_types: Iterable[str],
+                      value_ids: tuple[np.ndarray, int] | None = None) -> Resolution:
     """Both passes of the weak-value rule on fetched memberships (``components = "local"``).
 
-    ``edges`` is (node_id, edge, kind), i.e. ``identity_edges_all``: on the demo 1.1M rows,
-    fetched once. The string ``edge`` is dictionary-encoded into value ids and the graph is
+    ``edges`` is (node_id, edge, kind), i.e. ``identity_edges_all``: on the demo 1.1M rows.
+    ``value_ids`` (each row's value as a code below ``n``, and ``n``) spares encoding ``edge``. The string ``edge`` is dictionary-encoded into value ids and the graph is
     labelled as it is stored, *bipartite* (records and values are the vertices of one sparse
     graph), by SciPy's connected components: pass 1 over the strong memberships, then the
     anchored-weak rule (:func:`anchored_weak_edges`, here on arrays), then pass 2, which
@@ -431,8 +574,13 @@ def resolve_in_memory(edges: pa.Table, weak_types: Iterable[str]) -> Resolution:
     node = edges.column("node_id").to_numpy().astype(np.int64, copy=False)
     if len(node) and node.min() < 0:
         raise ValueError("identity node ids are never negative")
-    value = pc.dictionary_encode(edges.column("edge")).combine_chunks()
-    vid = value.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    if value_ids is None:
+        value = pc.dictionary_encode(edges.column("edge")).combine_chunks()
+        vid = value.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+        n_values = len(value.dictionary)
+    else:  # each row's value as a dense code (Memberships.value_id), the strings not re-read
+        vid, n_values = value_ids
+        vid = vid.astype(np.int64, copy=False)
     kind = pc.dictionary_encode(edges.column("kind")).combine_chunks()
     kinds = kind.dictionary.to_pylist()
     kind_code = kind.indices.to_numpy(zero_copy_only=False)
@@ -442,7 +590,6 @@ def resolve_in_memory(edges: pa.Table, weak_types: Iterable[str]) -> Resolution:
                            + [False], dtype=bool)
     weak = is_weak[kind_code]
     n_nodes = int(node.max()) + 1 if len(node) else 1
-    n_values = len(value.dictionary)
 
     # pass 1: strong memberships only
     label1 = _smallest_member(n_nodes, n_values, node[~weak], vid[~weak])

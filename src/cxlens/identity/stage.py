@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from cxlens.identity import graph, keys
 from cxlens.workspace import Workspace
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 Mode = Literal["auto", "full", "incremental"]
 
@@ -60,19 +63,28 @@ def full_run(ws: Workspace) -> dict[str, Any]:
         from cxlens.identity import fuzzy
 
         splink_run = fuzzy.start_matches(ws, now, graph.table_nodes(wh, "parties"))
+    local = settings.components == "local"
+    members = None
     try:
         wh.replace("identity_nodes", graph.numbered(graph.records(wh, distinct=False)))
-        wh.replace("identity_edges_all",
-                   graph.memberships(graph.identifier_rows(wh, settings),
-                                     wh.table("identity_nodes"), rules))
+        ids = graph.identifier_rows(wh, settings)
+        if local:  # the rules on fetched rows (integer codes), kept in memory for the labelling
+            members = graph.memberships_in_memory(
+                graph.located_identifiers(ids, wh.table("identity_nodes")).to_pyarrow(),
+                graph.agent_values(ids).to_pyarrow().column("id_value").combine_chunks(), rules)
+            wh.replace("identity_edges_all", members.table)
+        else:
+            wh.replace("identity_edges_all",
+                       graph.memberships(ids, wh.table("identity_nodes"), rules))
     except BaseException:
         if splink_run is not None:
             splink_run.abandon()
         raise
     matches = splink_run.finish() if splink_run is not None else 0
     # pass 1: strong edges only; pass 2: plus the weak values that touch one anchored customer.
-    if settings.components == "local":
-        summary = _resolve_local(ws, now, matches, t0)
+    if members is not None:
+        summary = _resolve_local(ws, now, matches, t0, members,
+                                 splink_run.edges if splink_run is not None else None)
     else:
         summary = _resolve_engine(ws, now, matches, t0)
     if splink_run is not None and splink_run.skipped:
@@ -80,17 +92,30 @@ def full_run(ws: Workspace) -> dict[str, Any]:
     return summary
 
 
-def _resolve_local(ws: Workspace, now: datetime, matches: int, t0: float) -> dict[str, Any]:
-    """Both passes in memory (graph.resolve_in_memory) on the memberships fetched once. The
-    final labels (every record whose label is not its own id) reach the keys as an in-memory
-    table on DuckDB (scanned in place); other engines get them written to
+def _resolve_local(ws: Workspace, now: datetime, matches: int, t0: float,
+                   members: graph.Memberships, fuzzy_edges: pa.Table | None) -> dict[str, Any]:
+    """Both passes in memory (graph.resolve_in_memory) on the memberships the stage just
+    wrote (``members``, still in memory with their value codes) and Splink's (``fuzzy_edges``).
+    The final labels (every record whose label is not its own id) reach the keys as an
+    in-memory table on DuckDB (scanned in place); other engines get them written to
     ``identity_labels_b``."""
     import ibis
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
     wh = ws.warehouse
-    edges = wh.table("identity_edges_all").select("node_id", "edge", "kind").to_pyarrow()
-    found = graph.resolve_in_memory(edges, ws.settings.identity.weak_types)
-    del edges
+    edges, value_id, n_values = members.table, members.value_id, members.n_values
+    if fuzzy_edges is not None and fuzzy_edges.num_rows:
+        fuzzy_values = pc.dictionary_encode(fuzzy_edges.column("edge")).combine_chunks()
+        edges = pa.concat_tables([edges, fuzzy_edges.select(edges.column_names)
+                                  .cast(edges.schema)])
+        value_id = np.concatenate([value_id, n_values + fuzzy_values.indices.to_numpy(
+            zero_copy_only=False).astype(np.int64)])
+        n_values += len(fuzzy_values.dictionary)
+    found = graph.resolve_in_memory(edges, ws.settings.identity.weak_types,
+                                    (value_id, n_values))
+    del edges, value_id
     wh.replace(graph.EXCLUDED, found.excluded)
     if wh.backend == "duckdb":
         labels = ibis.memtable(found.labels)
