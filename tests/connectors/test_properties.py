@@ -164,3 +164,21 @@ def test_valid_mapped_surveys_all_map(rows):
         "c": ["ok"] * len(rows), "p": ["13800138000"] * len(rows)})
     batch = convert(raw, pa.array([str(i) for i in range(len(rows))]), MAPPING, OPTIONS)
     assert batch.quarantine.num_rows == 0 and batch.rows.num_rows == len(rows)
+
+
+@FAST
+@given(st.lists(st.lists(st.text(alphabet=st.sampled_from(
+    " \t\u3000\u00a0abAB01-_,|/\"<>:;@QueuefromtrunkinternalANSWEREDBUSYNO"), max_size=15),
+    min_size=18, max_size=18), min_size=1, max_size=20) | st.lists(cdr_rows(), min_size=1,
+                                                               max_size=20))
+def test_asterisk_columns_built_clean_need_no_second_cleaning(rows):
+    """convert() leaves the columns it builds clean out of clean_rows (asterisk._BUILT_CLEAN):
+    cleaning them again changes nothing, garbage included (blanks, Unicode spaces)."""
+    import pytest
+
+    table = _table(asterisk.LAYOUTS[18], rows)
+    fast = asterisk.convert(table, OPTIONS)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(asterisk, "_BUILT_CLEAN", frozenset())
+        full = asterisk.convert(table, OPTIONS)
+    assert fast[0].equals(full[0]) and fast[1].equals(full[1])

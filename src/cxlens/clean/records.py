@@ -7,6 +7,8 @@ goes into ``quarantine``. Both are vectorised; Python runs once per distinct val
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -43,17 +45,22 @@ def _email(value: str) -> str | None:
     return identifiers.normalize_email(value) or (value.strip() or None)
 
 
-def clean_rows(table: str, rows: pa.Table, region: str) -> pa.Table:
+def clean_rows(table: str, rows: pa.Table, region: str,
+               already_clean: Collection[str] = ()) -> pa.Table:
     """Normalise a batch of canonical rows of ``table`` (columns it lacks are left alone).
 
     Phones become E.164 where they parse (kept as written otherwise, so nothing is lost);
     e-mails are trimmed and lower-cased (dots kept); names NFKC-folded (full-width → half-width,
     whitespace collapsed; 繁/简 kept as given); channel/direction/disposition mapped to the
     canonical vocabularies; NUL bytes removed from text.
+
+    ``already_clean``: columns the connector built in their cleaned form (a canonical code,
+    or values already through :func:`values.blank_to_null` where that is all this function
+    does to the column), left as they are — cleaning them again gives the same values.
     """
     for name in rows.column_names:
         column = rows.column(name)
-        if column.type != pa.string():
+        if column.type != pa.string() or name in already_clean:
             continue
         if name == "phone":
             column = V.blank_to_null(column)

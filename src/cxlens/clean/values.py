@@ -112,8 +112,9 @@ def to_float(column: pa.Array) -> tuple[pa.Array, pa.Array]:
     if pc.any(rest).as_py():
         others = pc.if_else(rest, column, pa.scalar(None, pa.string()))
         ok = pc.or_kleene(ok, pc.match_substring_regex(others, _NUMBER))
+    # blank_to_null already trimmed the values
     safe = pc.if_else(ok, column, pa.scalar(None, pa.string()))
-    values = pc.cast(pc.utf8_trim_whitespace(safe), pa.float64())
+    values = pc.cast(safe, pa.float64())
     bad = pc.and_kleene(pc.is_valid(column), pc.invert(pc.fill_null(ok, False)))
     return values, pc.fill_null(bad, False)
 

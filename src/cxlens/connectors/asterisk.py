@@ -65,6 +65,12 @@ _CLID_HEAD = r'^"?(?P<name>[^"<]*)'
 _CLID_FORM = r'^"?[^"<]*"?\s*<'
 
 
+# Columns convert() builds in their cleaned form: canonical codes (channel, direction,
+# disposition) and values already through blank_to_null, which is all clean_rows does to them.
+_BUILT_CLEAN = frozenset({"channel", "direction", "disposition", "queue", "agent_id", "account",
+                          "audio_ref"})
+
+
 class AsteriskConnector:
     name = "asterisk"
     description = "Asterisk cdr_csv Master.csv (16/17/18/21 columns, no header, local time)"
@@ -222,7 +228,7 @@ def convert(raw: pa.Table, options: ReadOptions, file_name: str = "",
         "account": col["accountcode"],
         "audio_ref": col["userfield"] if "userfield" in col else pa.nulls(n, pa.string()),
     })
-    rows = R.clean_rows("interactions", rows, options.region)
+    rows = R.clean_rows("interactions", rows, options.region, already_clean=_BUILT_CLEAN)
     good, quarantine = checks.split(rows, raw, options.source, "interactions",
                                     locators if locators is not None
                                     else _line_locators(file_name, first_line))
