@@ -13,6 +13,7 @@ import importlib
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +28,9 @@ class Stage:
     entry: str  # "module:function"
     inputs: tuple[str, ...]
     description: str
+    # the stage just before, when the two share no table (neither reads what the other writes):
+    # where the store allows it, they run at the same time, each on its own connection
+    beside: str | None = None
 
     def load(self) -> Callable[[Workspace], dict[str, Any]] | None:
         module_name, func = self.entry.split(":")
@@ -55,9 +59,10 @@ STAGES: tuple[Stage, ...] = (
           ("identity_map", "journeys", "interaction_insights", "orders", "surveys",
            "web_events", "cases", "scores"),
           "customer 360"),
+    # profile writes customer_360 and its lookup tables, kpis the kpi_rollup* tables
     Stage("kpis", "cxlens.metrics.rollup:run",
           ("interactions", "surveys", "journey_contacts", "interaction_insights", "identity_map",
-           "agents", "parties"), "daily KPI rollup for the dashboard"),
+           "agents", "parties"), "daily KPI rollup for the dashboard", beside="profile"),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
 
@@ -101,8 +106,11 @@ def run(
         )
     results: list[dict[str, Any]] = []
     upstream: dict[str, str] = {}
-    for stage in STAGES:
-        if only and stage.name not in only:
+    stages = [s for s in STAGES if not only or s.name in only]
+    beside_done: dict[str, dict[str, Any]] = {}
+    for i, stage in enumerate(stages):
+        if stage.name in beside_done:  # ran beside the stage before it
+            results.append(beside_done.pop(stage.name))
             continue
         entry = stage.load()
         if entry is None:
@@ -113,20 +121,84 @@ def run(
         if not force and _last_fingerprint(ws, stage.name) == fingerprint:
             results.append({"stage": stage.name, "status": "up to date"})
             continue
+        partner = _partner(ws, stage, stages[i + 1] if i + 1 < len(stages) else None,
+                           upstream, force)
         if progress:
             progress(stage.name, stage.description)
+            if partner is not None:
+                progress(partner[0].name, partner[0].description)
+        if partner is None:
+            results.append(_run_one(ws, stage, entry, upstream))
+            continue
+        p_stage, p_entry, p_fingerprint = partner
+        with ThreadPoolExecutor(1) as pool:
+            beside = pool.submit(_run_beside, ws, p_stage, p_entry)
+            try:
+                results.append(_run_one(ws, stage, entry, upstream))
+            finally:
+                started, seconds, summary = beside.result()
+        upstream[p_stage.name] = p_fingerprint
+        beside_done[p_stage.name] = _record(ws, p_stage, upstream, started, seconds, summary)
+    return results
+
+
+def _partner(
+    ws: Workspace, stage: Stage, after: Stage | None, upstream: dict[str, str], force: bool
+) -> tuple[Stage, Callable[[Workspace], dict[str, Any]], str] | None:
+    """The next stage, when it may run beside ``stage`` and has work to do."""
+    if after is None or after.beside != stage.name:
+        return None
+    if not getattr(ws.warehouse.store, "concurrent_connections", False):
+        return None
+    entry = after.load()
+    if entry is None:
+        return None
+    # A stage writes none of its own inputs, so its after-run fingerprint (what the next stage's
+    # fingerprint includes) is known before it runs, and the partner's fingerprint (and so
+    # whether it must run) is the one a run after it would compute.
+    done = _fingerprint(ws, stage, upstream)
+    fingerprint = _fingerprint(ws, after, {**upstream, stage.name: done})
+    if not force and _last_fingerprint(ws, after.name) == fingerprint:
+        return None
+    return after, entry, fingerprint
+
+
+def _run_beside(
+    ws: Workspace, stage: Stage, entry: Callable[[Workspace], dict[str, Any]]
+) -> tuple[datetime, float, dict[str, Any]]:
+    """Run a stage on a connection of its own (same settings, same warehouse file)."""
+    own = Workspace(path=ws.path, settings=ws.settings)
+    try:
         started = datetime.now(UTC).replace(tzinfo=None)
         t0 = time.perf_counter()
-        summary = entry(ws) or {}
-        seconds = round(time.perf_counter() - t0, 2)
-        # the stage's own outputs are not among its inputs: one fingerprint serves the run
-        # record and the stages after it (stage_runs is no stage's input)
-        done = _fingerprint(ws, stage, upstream)
-        ws.warehouse.append("stage_runs", [{
-            "stage": stage.name, "fingerprint": done,
-            "started_at": started, "finished_at": datetime.now(UTC).replace(tzinfo=None),
-            "summary": json.dumps(summary, default=str, ensure_ascii=False),
-        }])
-        upstream[stage.name] = done
-        results.append({"stage": stage.name, "status": "done", "seconds": seconds, **summary})
-    return results
+        summary = entry(own) or {}
+        return started, round(time.perf_counter() - t0, 2), summary
+    finally:
+        own.close()
+
+
+def _run_one(
+    ws: Workspace, stage: Stage, entry: Callable[[Workspace], dict[str, Any]],
+    upstream: dict[str, str],
+) -> dict[str, Any]:
+    started = datetime.now(UTC).replace(tzinfo=None)
+    t0 = time.perf_counter()
+    summary = entry(ws) or {}
+    return _record(ws, stage, upstream, started, round(time.perf_counter() - t0, 2), summary)
+
+
+def _record(
+    ws: Workspace, stage: Stage, upstream: dict[str, str], started: datetime, seconds: float,
+    summary: dict[str, Any],
+) -> dict[str, Any]:
+    """Write the stage's run record; returns its result."""
+    # the stage's own outputs are not among its inputs: one fingerprint serves the run
+    # record and the stages after it (stage_runs is no stage's input)
+    done = _fingerprint(ws, stage, upstream)
+    ws.warehouse.append("stage_runs", [{
+        "stage": stage.name, "fingerprint": done,
+        "started_at": started, "finished_at": datetime.now(UTC).replace(tzinfo=None),
+        "summary": json.dumps(summary, default=str, ensure_ascii=False),
+    }])
+    upstream[stage.name] = done
+    return {"stage": stage.name, "status": "done", "seconds": seconds, **summary}

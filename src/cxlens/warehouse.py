@@ -20,7 +20,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +32,8 @@ from cxlens import schema
 from cxlens.errors import NotFoundError, WarehouseError, WorkspaceError
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     import ibis.expr.types as ir
 
 KEY = ("source", "source_id")
@@ -72,6 +74,9 @@ class DuckDBStore:
 
     supports_transactions = True
     supports_sql_ingest = True  # DuckDB reads files itself (cxlens.connectors.fastpath)
+    # a second connection in this process shares the open database: two pipeline stages that
+    # share no table may run at the same time (cxlens.pipeline, Stage.beside)
+    concurrent_connections = True
     name = "duckdb"
 
     def __init__(self, path: Path, read_only: bool = False) -> None:
@@ -205,6 +210,34 @@ class DuckDBStore:
         with self.transaction():
             self.raw.execute(f'DELETE FROM "{name}"')
             self.append(name, data)
+
+    def replace_arrow_beside(self, name: str, data: pa.Table) -> Future[None]:
+        """:meth:`replace_arrow` in a transaction of its own, on a worker thread with its own
+        connection to the database (a cursor), so this connection's queries go on meanwhile."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        cursor = self.raw.cursor()
+
+        def write() -> None:
+            view = f"_cx_in_{uuid.uuid4().hex}"
+            try:
+                cursor.execute("BEGIN TRANSACTION")
+                cursor.execute(f'DELETE FROM "{name}"')
+                cursor.register(view, data)
+                cursor.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM "{view}"')
+                cursor.unregister(view)
+                cursor.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    cursor.execute("ROLLBACK")
+                raise
+            finally:
+                cursor.close()
+
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cxlens-write")
+        future = pool.submit(write)
+        pool.shutdown(wait=False)  # the worker ends with its one task
+        return future
 
     def append_expr(self, name: str, expr: ir.Table) -> None:
         self.raw.execute(f'INSERT INTO "{name}" BY NAME {self.con.compile(expr)}')
@@ -612,6 +645,26 @@ class Warehouse:
         arrow = _to_arrow(name, data)
         self.store.replace_arrow(name, arrow)
         return arrow.num_rows
+
+    def replace_beside(self, name: str, data: Any) -> Callable[[], int]:
+        """Start replacing ``name`` by Arrow ``data`` beside the caller's own work: on DuckDB a
+        worker thread writes it through a second connection, in its own transaction; stores
+        without one write it now. Returns a function that waits for the write (raising its
+        error) and returns the rows written. Until then the caller must not read or write
+        ``name``, and must call it before the warehouse is closed."""
+        self._forget_tables()
+        arrow = _to_arrow(name, data)
+        beside = getattr(self.store, "replace_arrow_beside", None)
+        if beside is None:
+            self.store.replace_arrow(name, arrow)
+            return lambda: arrow.num_rows
+        future = beside(name, arrow)
+
+        def wait() -> int:
+            future.result()
+            return arrow.num_rows
+
+        return wait
 
     def append_expr(self, name: str, expr: ir.Table) -> None:
         """Append the result of an Ibis expression without pulling it into Python."""
