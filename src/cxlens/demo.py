@@ -40,7 +40,8 @@ def build(
     ws = init(path)
     try:
         summary: dict[str, Any] = {"workspace": str(path.resolve())}
-        interactions = int(ws.warehouse.table("interactions").count().execute())
+        # the store's own count: an Ibis scalar .execute() compiles and goes through pandas
+        interactions = ws.warehouse.count("interactions")
         if interactions == 0:
             from cxlens import synth
 
