@@ -130,8 +130,9 @@ class SplinkRun:
             self._future = pool.submit(train_and_predict, rows, threshold)
             pool.shutdown(wait=False)  # the worker ends with its one task
 
-    def finish(self) -> int:
-        """Wait for Splink; append its matches to ``identity_edges_all`` and write
+    def finish(self, append_edges: bool = True) -> int:
+        """Wait for Splink; append its matches to ``identity_edges_all`` (unless
+        ``append_edges`` is false: the caller writes :attr:`edges` itself) and write
         ``identity_matches``. Returns the number of pairs."""
         if self._future is None:  # nothing to learn from
             return self._no_matches()
@@ -149,7 +150,7 @@ class SplinkRun:
             return self._no_matches()
         if self.check_nodes:
             _check_party_nodes(self.ws)
-        self.edges = _write_matches(self.ws, pairs, self.now)
+        self.edges = _write_matches(self.ws, pairs, self.now, append_edges)
         return pairs.num_rows
 
     def _no_matches(self) -> int:
@@ -198,9 +199,10 @@ def add_matches(ws: Workspace, now: datetime) -> int:
     return start_matches(ws, now).finish()
 
 
-def _write_matches(ws: Workspace, pairs: pa.Table, now: datetime) -> pa.Table:
+def _write_matches(ws: Workspace, pairs: pa.Table, now: datetime,
+                   append_edges: bool = True) -> pa.Table:
     """Append the pairs to ``identity_edges_all`` (as memberships of ``splink:<left id>``) and
-    write ``identity_matches``; returns the memberships appended."""
+    write ``identity_matches``; returns those memberships."""
     import ibis
     import pyarrow as pa
 
@@ -212,7 +214,8 @@ def _write_matches(ws: Workspace, pairs: pa.Table, now: datetime) -> pa.Table:
         "edge": pa.concat_arrays([pa.array([f"splink:{v}" for v in left.to_pylist()])] * 2),
         "kind": pa.array(["splink"] * (2 * pairs.num_rows)),
     })
-    wh.append("identity_edges_all", edges)
+    if append_edges:
+        wh.append("identity_edges_all", edges)
     nodes = wh.table("identity_nodes")
     p = ibis.memtable(pairs)
     nl = nodes.select(lt=nodes.record_table, ls=nodes.source, lsi=nodes.source_id, lid=nodes.node_id)

@@ -50,11 +50,14 @@ def highest_key_number(wh: Warehouse) -> int:
     return max(numbers, default=0)
 
 
-def assign(wh: Warehouse, labels: ir.Table, now: datetime) -> tuple[ir.Table, ir.Table]:
+def assign(wh: Warehouse, labels: ir.Table, now: datetime,
+           fuzzy_nodes: ir.Table | None = None) -> tuple[ir.Table, ir.Table]:
     """Expressions for the new keys by node (→ :func:`identity_map`) and the key changes.
 
     ``labels`` holds (node_id, label) of the linked records (:func:`graph.components`); a
-    record absent from it is a component of its own.
+    record absent from it is a component of its own. ``fuzzy_nodes`` (node_id): the records
+    a probabilistic match joined, when the caller has them (else read from
+    ``identity_edges_all``).
     """
     import ibis
 
@@ -65,9 +68,15 @@ def assign(wh: Warehouse, labels: ir.Table, now: datetime) -> tuple[ir.Table, ir
     old_map = wh.table("identity_map")
     old = old_map.select(*RECORD_KEY, old_key=old_map.customer_key,
                          old_updated=old_map.updated_at)
-    j = cur.left_join(old, list(RECORD_KEY)).select(
-        *RECORD_KEY, "node_id", "label", "old_key", "old_updated"
-    )
+    # ``splink`` method: a probabilistic match joined the record (Splink's memberships are
+    # never excluded: read from every membership)
+    if fuzzy_nodes is None:
+        edges = wh.table("identity_edges_all")
+        fuzzy_nodes = edges.filter(edges.kind == "splink").select("node_id")
+    fuzzy = fuzzy_nodes.select(fz=fuzzy_nodes.node_id).distinct()
+    j = cur.left_join(old, list(RECORD_KEY)).left_join(fuzzy, ibis._.node_id == fuzzy.fz)
+    j = j.select(*RECORD_KEY, "node_id", "label", "old_key", "old_updated",
+                 fuzzy=j.fz.notnull())
     # read by the claims, the fresh keys and the per-node keys: computed once, engine-side
     # (released when the returned expressions are collected). It keeps the record key, so
     # the map is written from it without joining identity_nodes again.
@@ -91,14 +100,11 @@ def assign(wh: Warehouse, labels: ir.Table, now: datetime) -> tuple[ir.Table, ir
     # per component: its key and its size (one row per label, joined to the records once)
     sizes = j.group_by("label").aggregate(size=j.count())
     per_label = label_key.join(sizes, "label")
-    # method: ``splink`` when a probabilistic match joined the record (Splink's memberships
-    # are never excluded: read from every membership), ``identifier`` when it shares a value
-    # with another record, else ``singleton``
-    edges = wh.table("identity_edges_all")
-    fuzzy = edges.filter(edges.kind == "splink").select(fz=edges.node_id).distinct()
-    by_node = j.join(per_label, "label").left_join(fuzzy, ibis._.node_id == fuzzy.fz)
+    # method: ``splink`` (above), ``identifier`` when the record shares a value with another
+    # record, else ``singleton``
+    by_node = j.join(per_label, "label")
     method = ibis.cases(
-        (by_node.fz.notnull(), "splink"), (by_node.size > 1, "identifier"), else_="singleton"
+        (by_node.fuzzy, "splink"), (by_node.size > 1, "identifier"), else_="singleton"
     )
     stamp = ibis.literal(now, type="timestamp")
     keys = by_node.select(

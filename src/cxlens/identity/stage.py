@@ -68,11 +68,11 @@ def full_run(ws: Workspace) -> dict[str, Any]:
     try:
         wh.replace("identity_nodes", graph.numbered(graph.records(wh, distinct=False)))
         ids = graph.identifier_rows(wh, settings)
-        if local:  # the rules on fetched rows (integer codes), kept in memory for the labelling
+        if local:  # the rules on fetched rows (integer codes), kept in memory for the labelling;
+            # written with Splink's memberships beside the labelling (_resolve_local)
             members = graph.memberships_in_memory(
                 graph.located_identifiers(ids, wh.table("identity_nodes")).to_pyarrow(),
                 graph.agent_values(ids).to_pyarrow().column("id_value").combine_chunks(), rules)
-            wh.replace("identity_edges_all", members.table)
         else:
             wh.replace("identity_edges_all",
                        graph.memberships(ids, wh.table("identity_nodes"), rules))
@@ -80,7 +80,7 @@ def full_run(ws: Workspace) -> dict[str, Any]:
         if splink_run is not None:
             splink_run.abandon()
         raise
-    matches = splink_run.finish() if splink_run is not None else 0
+    matches = splink_run.finish(append_edges=not local) if splink_run is not None else 0
     # pass 1: strong edges only; pass 2: plus the weak values that touch one anchored customer.
     if members is not None:
         summary = _resolve_local(ws, now, matches, t0, members,
@@ -94,11 +94,12 @@ def full_run(ws: Workspace) -> dict[str, Any]:
 
 def _resolve_local(ws: Workspace, now: datetime, matches: int, t0: float,
                    members: graph.Memberships, fuzzy_edges: pa.Table | None) -> dict[str, Any]:
-    """Both passes in memory (graph.resolve_in_memory) on the memberships the stage just
-    wrote (``members``, still in memory with their value codes) and Splink's (``fuzzy_edges``).
-    The final labels (every record whose label is not its own id) reach the keys as an
-    in-memory table on DuckDB (scanned in place); other engines get them written to
-    ``identity_labels_b``."""
+    """Both passes in memory (graph.resolve_in_memory) on the memberships in memory
+    (``members``, with their value codes) and Splink's (``fuzzy_edges``). Both are written to
+    ``identity_edges_all`` beside the labelling and the keys (Warehouse.replace_beside: a second
+    connection on DuckDB), waited for before the stage returns. The final labels (every record
+    whose label is not its own id) reach the keys as an in-memory table on DuckDB (scanned in
+    place); other engines get them written to ``identity_labels_b``."""
     import ibis
     import numpy as np
     import pyarrow as pa
@@ -113,24 +114,34 @@ def _resolve_local(ws: Workspace, now: datetime, matches: int, t0: float,
         value_id = np.concatenate([value_id, n_values + fuzzy_values.indices.to_numpy(
             zero_copy_only=False).astype(np.int64)])
         n_values += len(fuzzy_values.dictionary)
-    found = graph.resolve_in_memory(edges, ws.settings.identity.weak_types,
-                                    (value_id, n_values))
-    del edges, value_id
-    wh.replace(graph.EXCLUDED, found.excluded)
-    if wh.backend == "duckdb":
-        labels = ibis.memtable(found.labels)
-        scratch = graph.LABELS
-    else:
-        wh.replace(graph.LABELS[1], found.labels)
-        labels = wh.table(graph.LABELS[1])
-        scratch = graph.LABELS[:1]
-    for name in scratch:  # not computed on this path: no stale copy of an earlier run lingers
-        if wh.count(name):
-            wh.replace(name, [])
-    return _write_keys(ws, labels, now, {
-        "mode": "full", "linked_records": found.linked, "fuzzy_matches": matches,
-        "seconds_graph": round(time.perf_counter() - t0, 2),
-    })
+    wait_edges = wh.replace_beside("identity_edges_all", edges)
+    try:
+        found = graph.resolve_in_memory(edges, ws.settings.identity.weak_types,
+                                        (value_id, n_values))
+        del value_id
+        wh.replace(graph.EXCLUDED, found.excluded)
+        fuzzy_nodes = None
+        if wh.backend == "duckdb":
+            labels = ibis.memtable(found.labels)
+            scratch = graph.LABELS
+            # the records Splink joined, from memory (identity_edges_all is being written)
+            fuzzy_nodes = ibis.memtable(edges.filter(pc.equal(edges.column("kind"), "splink"))
+                                        .select(["node_id"]))
+        else:
+            wh.replace(graph.LABELS[1], found.labels)
+            labels = wh.table(graph.LABELS[1])
+            scratch = graph.LABELS[:1]
+            wait_edges()  # the keys read Splink's memberships from it
+        for name in scratch:  # not computed on this path: no stale copy of an earlier run lingers
+            if wh.count(name):
+                wh.replace(name, [])
+        summary = {"mode": "full", "linked_records": found.linked, "fuzzy_matches": matches,
+                   "seconds_graph": round(time.perf_counter() - t0, 2)}
+        keys_expr, changes = keys.assign(wh, labels, now, fuzzy_nodes)
+        _write_map(wh, keys_expr, changes)
+    finally:
+        wait_edges()  # never left writing; its error (if any) is raised
+    return {**summary, **map_summary(ws, now)}
 
 
 def _resolve_engine(ws: Workspace, now: datetime, matches: int, t0: float) -> dict[str, Any]:
@@ -180,7 +191,11 @@ def _resolve_engine(ws: Workspace, now: datetime, matches: int, t0: float) -> di
 def _write_keys(ws: Workspace, labels: Any, now: datetime,
                 summary: dict[str, Any]) -> dict[str, Any]:
     wh = ws.warehouse
-    keys_expr, changes = keys.assign(wh, labels, now)
+    _write_map(wh, *keys.assign(wh, labels, now))
+    return {**summary, **map_summary(ws, now)}
+
+
+def _write_map(wh: Any, keys_expr: Any, changes: Any) -> None:
     with wh.transaction():
         wh.append_expr("identity_changes", changes)
         wh.replace("identity_map", keys.identity_map(wh, keys_expr))
@@ -188,7 +203,6 @@ def _write_keys(ws: Workspace, labels: Any, now: datetime,
         # stale copy of an earlier run's keys lingers
         if wh.count("identity_keys"):
             wh.replace("identity_keys", keys_expr.limit(0))
-    return {**summary, **map_summary(ws, now)}
 
 
 def map_summary(ws: Workspace, now: datetime) -> dict[str, Any]:
