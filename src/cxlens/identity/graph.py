@@ -307,12 +307,11 @@ def memberships_in_memory(located: pa.Table, agents: pa.Array | Iterable[str],
     household = people > rules.max_accounts
 
     active = ~(common | household)[edge]
-    codes, value_id = np.unique(edge[active], return_inverse=True)
+    codes, value_id = _dense(edge[active], n_codes)
     ns_code, value_code = np.divmod(codes, n_v + 1)
     names = pc.binary_join_element_wise(
         pa.array(ns_names, pa.string()).take(pa.array(ns_code)),
         vdict.take(pa.array(value_code)), ":")
-    value_id = value_id.reshape(-1)
     table = pa.table({
         "node_id": pa.array(node[active], pa.int64()),
         "edge": names.take(pa.array(value_id)),
@@ -322,7 +321,8 @@ def memberships_in_memory(located: pa.Table, agents: pa.Array | Iterable[str],
 
 
 def _unique_rows(*cols: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The distinct rows of non-negative integer columns (one combined key when it fits)."""
+    """The distinct rows of non-negative integer columns, sorted (one combined key when it
+    fits in 62 bits: sorted in place and decoded, no argsort)."""
     import numpy as np
 
     if not len(cols[0]):
@@ -332,14 +332,31 @@ def _unique_rows(*cols: np.ndarray) -> tuple[np.ndarray, ...]:
         key = np.zeros(len(cols[0]), dtype=np.int64)
         for c, size in zip(cols, sizes, strict=True):
             key = key * size + c
-        _, first = np.unique(key, return_index=True)
-    else:
-        order = np.lexsort(cols[::-1])
-        stacked = np.stack([c[order] for c in cols])
-        new = np.ones(len(order), dtype=bool)
-        new[1:] = (stacked[:, 1:] != stacked[:, :-1]).any(axis=0)
-        first = order[new]
-    return tuple(c[first] for c in cols)
+        key.sort()  # (np.unique hashes int64 in NumPy 2: several times slower here)
+        new = np.ones(len(key), dtype=bool)
+        new[1:] = key[1:] != key[:-1]
+        key = key[new]
+        out = []
+        for size in reversed(sizes):
+            key, rest = np.divmod(key, size)
+            out.append(rest)
+        return tuple(reversed(out))
+    order = np.lexsort(cols[::-1])
+    stacked = np.stack([c[order] for c in cols])
+    new = np.ones(len(order), dtype=bool)
+    new[1:] = (stacked[:, 1:] != stacked[:, :-1]).any(axis=0)
+    return tuple(c[order[new]] for c in cols)
+
+
+def _dense(codes: np.ndarray, n_codes: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct codes, sorted; each code's position among them) for codes below
+    ``n_codes``: ``np.unique(codes, return_inverse=True)`` without a sort."""
+    import numpy as np
+
+    used = np.zeros(n_codes, dtype=bool)
+    used[codes] = True
+    position = np.cumsum(used) - 1
+    return np.flatnonzero(used), position[codes]
 
 
 def _accounts_per_edge(edge: np.ndarray, node: np.ndarray,
