@@ -40,7 +40,7 @@ def test_profile_beside_kpis_gives_the_serial_result(make_workspace, monkeypatch
         synth.generate(ws, config, workers=1)
         said: list[str] = []
         results = pipeline.run(ws, ["identity", "journeys", "profile", "kpis"],
-                               progress=lambda name, _: said.append(name))
+                               progress=lambda name, _, said=said: said.append(name))
         assert said == ["identity", "journeys", "profile", "kpis"]
         assert [r["status"] for r in results] == ["done"] * 4
         assert [r["stage"] for r in results] == said

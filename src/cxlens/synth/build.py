@@ -372,8 +372,10 @@ def _truth_persons(sim: ChunkSim, persons: list[Person]) -> None:
 
 
 
-# rows per write while generating, and per identifier group (see generate)
-WRITE_ROWS = 20_000
+# rows per write while generating, and per identifier group (see generate). Each write commits,
+# and more commits cost more checkpoint work: replaying the demo's chunks, writes of >= 20k rows
+# took 14-16.5 CPU-s, >= 100k 10.7-12.1, the old single stores 10.2-13.4 (load 7-10)
+WRITE_ROWS = 100_000
 STORE_GROUP_ROWS = 250_000
 
 
