@@ -36,7 +36,8 @@ def _mine(wh: Warehouse, table: str) -> ir.Table:
 
 
 def _nonempty(wh: Warehouse, table: str) -> bool:
-    return table in wh.tables() and int(wh.table(table).count().execute()) > 0
+    # the store's count (raw count(*) / manifest): an Ibis scalar goes through compile + pandas
+    return table in wh.tables() and wh.count(table) > 0
 
 
 def as_of(wh: Warehouse) -> datetime:

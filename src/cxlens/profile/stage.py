@@ -16,7 +16,7 @@ def run(ws: Workspace) -> dict[str, Any]:
     t0 = time.perf_counter()
     wh = ws.warehouse
     lookups.drop_indexes(wh)  # rebuilt once at the end: cheaper than row-by-row maintenance
-    if int(wh.table("identity_map").count().execute()) == 0:
+    if wh.count("identity_map") == 0:
         for name in ("customer_360", *lookups.BUILDERS):
             wh.replace(name, wh.table(name).limit(0))
         lookups.create_indexes(wh)
