@@ -66,7 +66,7 @@ def full_run(ws: Workspace) -> dict[str, Any]:
     local = settings.components == "local"
     members = None
     try:
-        wh.replace("identity_nodes", graph.numbered(graph.records(wh, distinct=False)))
+        wh.replace("identity_nodes", graph.numbered_records(wh))
         ids = graph.identifier_rows(wh, settings)
         if local:  # the rules on fetched rows (integer codes), kept in memory for the labelling;
             # written with Splink's memberships beside the labelling (_resolve_local)
