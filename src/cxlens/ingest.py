@@ -206,8 +206,9 @@ def _bounded_memory(ws: Workspace) -> Iterator[None]:
         return
     before = raw.execute("SELECT current_setting('memory_limit'), "
                          "current_setting('threads')").fetchone()
-    raw.execute("SET memory_limit = ?", [DUCKDB_MEMORY_LIMIT])
-    raw.execute("SET threads = ?", [DUCKDB_INGEST_THREADS])
+    # our constants as literals: binding a parameter imports pandas (see _source_loaded)
+    raw.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+    raw.execute(f"SET threads = {int(DUCKDB_INGEST_THREADS)}")
     try:
         yield
     finally:
