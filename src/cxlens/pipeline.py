@@ -193,8 +193,9 @@ def _record(
 ) -> dict[str, Any]:
     """Write the stage's run record; returns its result."""
     # the stage's own outputs are not among its inputs: one fingerprint serves the run
-    # record and the stages after it (stage_runs is no stage's input)
-    done = _fingerprint(ws, stage, upstream)
+    # record and the stages after it (stage_runs is no stage's input). Its own entry is left
+    # out of ``upstream``, as when the next run checks it, or a re-run would never be skipped.
+    done = _fingerprint(ws, stage, {k: v for k, v in upstream.items() if k != stage.name})
     ws.warehouse.append("stage_runs", [{
         "stage": stage.name, "fingerprint": done,
         "started_at": started, "finished_at": datetime.now(UTC).replace(tzinfo=None),
