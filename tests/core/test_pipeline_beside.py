@@ -17,7 +17,10 @@ def _tables(ws, names):
     for name in names:
         cols = [c for c in ws.warehouse.table(name).columns if c not in UNCOMPARED]
         select = ", ".join(f'"{c}"' for c in cols)
-        out[name] = raw.execute(f'SELECT {select} FROM "{name}" ORDER BY ALL').fetchall()
+        rows = raw.execute(f'SELECT {select} FROM "{name}" ORDER BY ALL').fetchall()
+        # DuckDB sums doubles in parallel, in no fixed order: 770.6 vs 770.5999999999999
+        out[name] = sorted((tuple(round(v, 6) if isinstance(v, float) else v for v in row)
+                            for row in rows), key=repr)
     return out
 
 
