@@ -6,7 +6,7 @@ import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import TypeVar
 
 # Worker processes a stage forks when not told (synth, text, qa). Synth peak RSS measured at 1M
@@ -38,11 +38,20 @@ def forked_map(fn: Callable[[T], U], items: Iterable[T], workers: int, *,
     and its processes reaped on exit, so their CPU time counts in this process's children."""
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
                                initializer=initializer)
+    return ordered_results(pool, fn, items, ahead * workers, eager=True)
+
+
+def ordered_results(pool: Executor, fn: Callable[[T], U], items: Iterable[T], in_flight: int,
+                    *, eager: bool = False) -> Iterator[U]:
+    """``fn`` over ``items`` submitted to ``pool``, results yielded in input order, at most
+    ``in_flight`` items submitted ahead of the result waited for (``eager``: a result ready
+    early is yielded at once). An exception is raised here, in order; a consumer that stops
+    early cancels what has not started. The pool is shut down (and waited for) at the end."""
     pending: deque[Future[U]] = deque()
     try:
         for item in items:
             pending.append(pool.submit(fn, item))
-            while len(pending) >= ahead * workers or (pending and pending[0].done()):
+            while len(pending) >= in_flight or (eager and pending and pending[0].done()):
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()

@@ -364,6 +364,10 @@ class SparkStore:
     def create(self, name: str, arrow_schema: pa.Schema) -> None:
         self._write_manifest(name, [], arrow_schema)
 
+    def create_many(self, tables: dict[str, pa.Schema]) -> None:
+        for name, arrow_schema in tables.items():
+            self.create(name, arrow_schema)
+
     def add_column(self, name: str, column: str, dtype: str) -> None:
         current = self._read_arrow(name)
         target = self._schemas[name].append(pa.field(column, schema._ARROW[dtype]))
@@ -549,14 +553,10 @@ class Warehouse:
         existing = set(self.store.list_tables())
         known = self.store.columns() if isinstance(self.store, DuckDBStore) else {}
         missing = [name for name in tables or schema.ALL_TABLES if name not in existing]
-        if isinstance(self.store, DuckDBStore):
-            self.store.create_many({name: schema.arrow_schema(name) for name in missing})
-        else:
-            for name in missing:
-                self.store.create(name, schema.arrow_schema(name))
+        self.store.create_many({name: schema.arrow_schema(name) for name in missing})
         changed.extend(missing)
         for name in tables or schema.ALL_TABLES:
-            if name in missing:
+            if name not in existing:
                 continue
             have = known.get(name) or set(self.store.table(name).columns)
             for column, dtype in schema.ALL_TABLES[name].items():

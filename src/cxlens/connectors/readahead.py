@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
+
+from cxlens.cpus import ordered_results
 
 T = TypeVar("T")
 
@@ -100,15 +101,4 @@ def ordered_map(fn: Callable[[T], U], items: Iterator[T],
             yield fn(item)
         return
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cxlens-convert")
-    pending: deque[Future[U]] = deque()
-    try:
-        for item in items:
-            pending.append(pool.submit(fn, item))
-            if len(pending) >= workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-    finally:
-        for future in pending:
-            future.cancel()
-        pool.shutdown(wait=True)
+    yield from ordered_results(pool, fn, items, workers)
