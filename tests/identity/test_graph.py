@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
@@ -439,3 +440,80 @@ def test_splink_with_nothing_to_train_on_is_skipped_and_said(make_workspace):
     assert summary["fuzzy_skipped"] == "no parties share an e-mail or a phone to train on"
     assert summary["fuzzy_matches"] == 0 and summary["records"] == 12
     assert ws.warehouse.table("identity_matches").count().execute() == 0
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_in_memory_keys_equal_the_keys_as_expressions(make_workspace, seed):
+    """keys.assign_in_memory (the stage's local path) gives exactly the keys, methods,
+    stamps and logged changes of keys.assign (Ibis) on random components and a random old
+    map: old keys claimed by several components (ties: the smaller label), components
+    claiming several keys (merges), parts left behind (splits), records and components with
+    no old key (fresh keys after the highest one), probabilistic matches."""
+    from datetime import datetime
+
+    import ibis
+    import numpy as np
+
+    from cxlens.identity import keys
+
+    rng = random.Random(seed)
+    ws = make_workspace()
+    wh = ws.warehouse
+    n = 300
+    recs = [("parties" if i % 3 else "orders", "src", f"r{i:03d}") for i in range(1, n + 1)]
+    wh.replace("identity_nodes", pa.table({
+        "node_id": pa.array(range(1, n + 1), pa.int64()),
+        "record_table": [r[0] for r in recs], "source": [r[1] for r in recs],
+        "source_id": [r[2] for r in recs]}))
+    label = np.arange(n + 1, dtype=np.int64)
+    for node in range(1, n + 1):  # a component's label is its smallest node id
+        if rng.random() < 0.7:
+            label[node] = label[rng.randint(1, node)]
+    old_keys = [keys.format_key(k) for k in rng.sample(range(1, 60), 12)]
+    stamp = datetime(2026, 1, 2, 3, 4, 5)
+    mapped = [i for i in range(n) if rng.random() < 0.8]
+    wh.replace("identity_map", pa.table({
+        "record_table": [recs[i][0] for i in mapped], "source": [recs[i][1] for i in mapped],
+        "source_id": [recs[i][2] for i in mapped],
+        "customer_key": [rng.choice(old_keys) for _ in mapped],
+        "method": ["identifier"] * len(mapped),
+        "updated_at": pa.array([stamp] * len(mapped), pa.timestamp("us"))}))
+    fuzzy = np.array(sorted(rng.sample(range(1, n + 1), 20)), dtype=np.int64)
+    now = datetime(2026, 11, 23, 9, 0, 0)
+
+    moved = label != np.arange(n + 1)
+    labels = ibis.memtable(pa.table({"node_id": np.flatnonzero(moved), "label": label[moved]}))
+    keys_expr, changes = keys.assign(wh, labels, now,
+                                     ibis.memtable(pa.table({"node_id": fuzzy})))
+    expected = keys_expr.select("node_id", "customer_key", "method", "updated_at").to_pyarrow()
+    expected_changes = changes.to_pyarrow()
+    got, got_changes = keys.assign_in_memory(
+        label, keys.old_keys(wh).to_pyarrow(), fuzzy, keys.highest_key_number(wh), now)
+
+    def differ(a, b, columns):  # rows of one and not the other (a few, for the message)
+        rows_a, rows_b = (Counter(zip(*(t.column(c).to_pylist() for c in columns), strict=True))
+                          for t in (a, b))
+        return sorted((rows_a - rows_b) + (rows_b - rows_a))[:4]
+
+    assert not differ(got, expected, ["node_id", "customer_key", "method", "updated_at"])
+    assert not differ(got_changes, expected_changes,
+                      ["old_key", "new_key", "change", "records", "changed_at"])
+    assert got.num_rows == n and got_changes.num_rows == expected_changes.num_rows
+    kinds = {c for c in got_changes.column("change").to_pylist()}
+    assert kinds == {"merge", "split"}  # the random map exercises both
+    assert {k[:1] for k in got.column("customer_key").to_pylist()} == {"C"}
+    assert max(got.column("customer_key").to_pylist()) > max(old_keys)  # fresh keys too
+
+
+def test_in_memory_keys_leave_a_map_keying_a_record_twice_to_the_joins():
+    from datetime import datetime
+
+    import numpy as np
+
+    from cxlens.identity import keys
+
+    old = pa.table({"node_id": pa.array([1, 1], pa.int64()),
+                    "customer_key": ["C0000000001", "C0000000002"],
+                    "updated_at": pa.array([None, None], pa.timestamp("us"))})
+    assert keys.assign_in_memory(np.arange(3), old, np.array([], np.int64), 2,
+                                 datetime(2026, 1, 1)) is None

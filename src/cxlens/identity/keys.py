@@ -20,6 +20,8 @@ from cxlens.identity.graph import RECORD_KEY
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
+    import numpy as np
+    import pyarrow as pa
 
     from cxlens.warehouse import Warehouse
 
@@ -133,3 +135,104 @@ def identity_map(wh: Warehouse, keys: ir.Table) -> ir.Table:
     """``identity_map`` rows from :func:`assign`'s keys by record (written once: no scratch copy
     keyed by node id is kept; the incremental run reads node → key through ``identity_nodes``)."""
     return keys.select(*RECORD_KEY, "customer_key", "method", "updated_at")
+
+
+def old_keys(wh: Warehouse) -> ir.Table:
+    """(node_id, customer_key, updated_at) of the records the current ``identity_map`` keys:
+    the freshly numbered ``identity_nodes`` joined to the map on the record key (the one
+    string-keyed join the key assignment needs)."""
+    nodes = wh.table("identity_nodes")
+    old_map = wh.table("identity_map")
+    j = nodes.join(old_map.filter(old_map.customer_key.notnull()), list(RECORD_KEY))
+    return j.select("node_id", "customer_key", "updated_at")
+
+
+def assign_in_memory(label: np.ndarray, old: pa.Table, fuzzy_nodes: np.ndarray, floor: int,
+                     now: datetime) -> tuple[pa.Table, pa.Table] | None:
+    """:func:`assign` on fetched arrays: the same keys and changes, computed with NumPy.
+
+    ``label``: each record's component label, indexed by node id (node ids are 1 … n, entry 0
+    unused); ``old``: :func:`old_keys`; ``fuzzy_nodes``: node ids a probabilistic match joined;
+    ``floor``: :func:`highest_key_number`. Returns (node_id, customer_key, method, updated_at)
+    of every record and the ``identity_changes`` rows, or None when ``old`` keys a record twice
+    (a broken map: :func:`assign`'s joins then decide what the rows become).
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(label) - 1
+    label = np.asarray(label, dtype=np.int64)
+    o_node = old.column("node_id").to_numpy().astype(np.int64, copy=False)
+    if len(o_node) and np.bincount(o_node, minlength=n + 1).max() > 1:
+        return None
+    # the old keys as ranks in string order (the oldest key is the smallest string)
+    encoded = pc.dictionary_encode(old.column("customer_key")).combine_chunks()
+    order = pc.sort_indices(encoded.dictionary).to_numpy()
+    names = encoded.dictionary.take(pa.array(order))
+    rank_of = np.empty(len(order), dtype=np.int64)
+    rank_of[order] = np.arange(len(order), dtype=np.int64)
+    o_key = rank_of[encoded.indices.to_numpy(zero_copy_only=False)]
+    o_label = label[o_node]
+
+    # claims: records of each old key per component, ranked by size (ties: smaller label)
+    combined, count = np.unique(o_key * (n + 1) + o_label, return_counts=True)
+    c_key, c_label = combined // (n + 1), combined % (n + 1)
+    by_rank = np.lexsort((c_label, -count, c_key))
+    c_key, c_label, count = c_key[by_rank], c_label[by_rank], count[by_rank]
+    first = np.ones(len(c_key), dtype=bool)
+    first[1:] = c_key[1:] != c_key[:-1]
+    # a component keeps the oldest key it won
+    none = len(order)
+    kept = np.full(n + 1, none, dtype=np.int64)
+    np.minimum.at(kept, c_label[first], c_key[first])
+    kept[kept == none] = -1
+    # components with no old key get new numbers in order of their label (smallest record)
+    labels = np.unique(label[1:])
+    fresh = labels[kept[labels] < 0]
+    number = np.zeros(n + 1, dtype=np.int64)
+    number[fresh] = floor + 1 + np.arange(len(fresh), dtype=np.int64)
+
+    key_names = pa.concat_arrays([
+        names.cast(pa.string()),
+        pa.array([format_key(int(v)) for v in number[fresh]], pa.string())])
+    slot = np.full(n + 1, -1, dtype=np.int64)  # each label's row in key_names
+    has_old = kept >= 0
+    slot[has_old] = kept[has_old]
+    slot[fresh] = len(names) + np.arange(len(fresh), dtype=np.int64)
+
+    size = np.bincount(label[1:], minlength=n + 1)
+    method = np.where(size[label] > 1, 1, 2)
+    method[np.asarray(fuzzy_nodes, dtype=np.int64)] = 0
+    old_key = np.full(n + 1, -1, dtype=np.int64)
+    old_key[o_node] = o_key
+    unchanged = (old_key[1:] >= 0) & (old_key[1:] == kept[label[1:]])
+    stamp = pa.scalar(now, pa.timestamp("us"))
+    old_updated = pa.nulls(n + 1, pa.timestamp("us"))
+    if len(o_node):
+        at = np.zeros(n + 1, dtype=np.int64)
+        at[o_node] = np.arange(len(o_node))
+        old_updated = (old.column("updated_at").cast(pa.timestamp("us")).combine_chunks()
+                       .take(pa.array(at)))
+    updated = pc.if_else(pa.array(unchanged), old_updated.slice(1), stamp)
+    keys = pa.table({
+        "node_id": pa.array(np.arange(1, n + 1, dtype=np.int64)),
+        "customer_key": key_names.take(pa.array(slot[label[1:]])),
+        "method": pa.array(["splink", "identifier", "singleton"]).take(pa.array(method[1:])),
+        "updated_at": updated,
+    })
+
+    merged = first.copy()
+    merged[first] = kept[c_label[first]] != c_key[first]
+    split = ~first
+    change = np.concatenate([np.zeros(merged.sum(), dtype=np.int8),
+                             np.ones(split.sum(), dtype=np.int8)])
+    rows = np.concatenate([np.flatnonzero(merged), np.flatnonzero(split)])
+    changes = pa.table({
+        "old_key": names.take(pa.array(c_key[rows])).cast(pa.string()),
+        "new_key": key_names.take(pa.array(slot[c_label[rows]])),
+        "change": pa.array(["merge", "split"]).take(pa.array(change)),
+        "records": pa.array(count[rows], pa.int64()),
+        "changed_at": pa.array([now] * len(rows), pa.timestamp("us")),
+    })
+    return keys, changes

@@ -120,25 +120,40 @@ def _resolve_local(ws: Workspace, now: datetime, matches: int, t0: float,
                                         (value_id, n_values))
         del value_id
         wh.replace(graph.EXCLUDED, found.excluded)
-        fuzzy_nodes = None
-        if wh.backend == "duckdb":
-            labels = ibis.memtable(found.labels)
-            scratch = graph.LABELS
-            # the records Splink joined, from memory (identity_edges_all is being written)
-            fuzzy_nodes = ibis.memtable(edges.filter(pc.equal(edges.column("kind"), "splink"))
-                                        .select(["node_id"]))
-        else:
-            wh.replace(graph.LABELS[1], found.labels)
-            labels = wh.table(graph.LABELS[1])
-            scratch = graph.LABELS[:1]
-            wait_edges()  # the keys read Splink's memberships from it
-        for name in scratch:  # not computed on this path: no stale copy of an earlier run lingers
+        for name in graph.LABELS:  # not computed on this path: no stale copy lingers
             if wh.count(name):
                 wh.replace(name, [])
         summary = {"mode": "full", "linked_records": found.linked, "fuzzy_matches": matches,
                    "seconds_graph": round(time.perf_counter() - t0, 2)}
-        keys_expr, changes = keys.assign(wh, labels, now, fuzzy_nodes)
-        _write_map(wh, keys_expr, changes)
+        # the records Splink joined, from memory (identity_edges_all is being written)
+        fuzzy_nodes = edges.filter(pc.equal(edges.column("kind"), "splink")).column("node_id")
+        label = np.arange(wh.count("identity_nodes") + 1, dtype=np.int64)
+        label[found.labels.column("node_id").to_numpy()] = found.labels.column("label").to_numpy()
+        assigned = keys.assign_in_memory(
+            label, keys.old_keys(wh).to_pyarrow(),
+            fuzzy_nodes.to_numpy().astype(np.int64, copy=False), keys.highest_key_number(wh), now)
+        if assigned is None:  # an old map keying a record twice: the joins decide, as before
+            fuzzy = None  # read from identity_edges_all on other engines
+            if wh.backend == "duckdb":
+                fuzzy = ibis.memtable(pa.table({"node_id": fuzzy_nodes}))
+            else:
+                wait_edges()
+            labels = _scratch_table(wh, graph.LABELS[1], found.labels)
+            try:
+                keys_expr, changes = keys.assign(wh, labels, now, fuzzy)
+                _write_map(wh, keys.identity_map(wh, keys_expr), changes)
+            finally:
+                _release(wh, labels)
+        else:
+            by_node, logged = assigned
+            keyed = _scratch_table(wh, "identity_keys", by_node)
+            nodes = wh.table("identity_nodes")
+            j = nodes.join(keyed, "node_id")
+            try:
+                _write_map(wh, j.select(*graph.RECORD_KEY, "customer_key", "method",
+                                        "updated_at"), logged)
+            finally:
+                _release(wh, keyed)
     finally:
         wait_edges()  # never left writing; its error (if any) is raised
     return {**summary, **map_summary(ws, now)}
@@ -191,18 +206,43 @@ def _resolve_engine(ws: Workspace, now: datetime, matches: int, t0: float) -> di
 def _write_keys(ws: Workspace, labels: Any, now: datetime,
                 summary: dict[str, Any]) -> dict[str, Any]:
     wh = ws.warehouse
-    _write_map(wh, *keys.assign(wh, labels, now))
+    keys_expr, changes = keys.assign(wh, labels, now)
+    _write_map(wh, keys.identity_map(wh, keys_expr), changes)
     return {**summary, **map_summary(ws, now)}
 
 
-def _write_map(wh: Any, keys_expr: Any, changes: Any) -> None:
+def _scratch_table(wh: Any, name: str, data: pa.Table) -> Any:
+    """``data`` as a table the engine can join: a temporary table on DuckDB (in memory;
+    :func:`_release` drops it), written to the scratch table ``name`` on other engines."""
+    if wh.backend == "duckdb":
+        import uuid
+
+        return wh.con.create_table(f"_cx_{name}_{uuid.uuid4().hex}", data, temp=True)
+    wh.replace(name, data)
+    return wh.table(name)
+
+
+def _release(wh: Any, table: Any) -> None:
+    """Drop a :func:`_scratch_table` that is a temporary table."""
+    if wh.backend == "duckdb":
+        wh.con.drop_table(table.get_name(), force=True)
+
+
+def _write_map(wh: Any, map_rows: Any, changes: Any) -> None:
+    """Write ``identity_map`` (an expression of its rows) and log ``changes`` (an expression or
+    an Arrow table) in one transaction."""
+    import pyarrow as pa
+
     with wh.transaction():
-        wh.append_expr("identity_changes", changes)
-        wh.replace("identity_map", keys.identity_map(wh, keys_expr))
-        # no longer written (node → key is identity_nodes ⋈ identity_map): emptied so no
-        # stale copy of an earlier run's keys lingers
+        if isinstance(changes, pa.Table):
+            wh.append("identity_changes", changes)
+        else:
+            wh.append_expr("identity_changes", changes)
+        wh.replace("identity_map", map_rows)
+        # no longer kept (node → key is identity_nodes ⋈ identity_map; other engines use it as
+        # the scratch of the keys by node): emptied so no stale copy lingers
         if wh.count("identity_keys"):
-            wh.replace("identity_keys", keys_expr.limit(0))
+            wh.replace("identity_keys", [])
 
 
 def map_summary(ws: Workspace, now: datetime) -> dict[str, Any]:
