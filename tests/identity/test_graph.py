@@ -517,3 +517,47 @@ def test_in_memory_keys_leave_a_map_keying_a_record_twice_to_the_joins():
                     "updated_at": pa.array([None, None], pa.timestamp("us"))})
     assert keys.assign_in_memory(np.arange(3), old, np.array([], np.int64), 2,
                                  datetime(2026, 1, 1)) is None
+
+
+def test_full_run_rewriting_only_changed_rows_gives_the_map_of_a_full_rewrite(
+        make_workspace, monkeypatch):
+    """A full run writes to identity_map only the rows keys.rows_to_write picks (new records,
+    moved keys, changed methods); the map must be the one a rewrite of every row gives (here:
+    every row picked, so the stage rewrites the map): same keys and methods, each row stamped
+    by the run that last changed it."""
+    import numpy as np
+
+    from cxlens.identity import keys
+
+    def run_twice(ws):
+        data.load(ws)
+        stamps = [stage.full_run(ws) and _latest_stamp(ws)]
+        store_records(ws, "parties", pa.table({"source": ["crm"], "source_id": ["P9"],
+                                               "device": ["dev-9"], "wechat": ["bob_wx"]}))
+        # Carol's CRM record was a customer of its own: now it has a neighbour (same key)
+        store_records(ws, "interactions", pa.table({
+            "source": ["mail"], "source_id": ["m2"], "channel": ["email"],
+            "email": ["carol@example.com"], "started_at": [data.T0],
+            "direction": ["inbound"]}))
+        summary = stage.full_run(ws)
+        stamps.append(_latest_stamp(ws))
+        rows = ws.warehouse.table("identity_map").to_pyarrow().to_pylist()
+        return summary, sorted((r["record_table"], r["source"], r["source_id"], r["customer_key"],
+                                r["method"], stamps.index(r["updated_at"])) for r in rows)
+
+    only_changed = run_twice(_configure(make_workspace(name="a")))
+    write_all = keys.rows_to_write
+    monkeypatch.setattr(keys, "rows_to_write",
+                        lambda by_node, old: np.ones(len(write_all(by_node, old)), dtype=bool))
+    every_row = run_twice(_configure(make_workspace(name="b")))
+    summary, rows = only_changed
+    assert rows == every_row[1]
+    assert summary["merges"] == every_row[0]["merges"] == 1
+    assert {r[-1] for r in rows} == {0, 1}  # some rows kept the first run's stamp
+    carol = next(r for r in rows if r[:3] == ("parties", "crm", "P3"))
+    assert carol[4:] == ("identifier", 0)  # only the method moved: rewritten, old stamp
+    assert len(rows) == len({r[:3] for r in rows})  # one row per record
+
+
+def _latest_stamp(ws):
+    return ws.warehouse.table("identity_map").updated_at.max().execute().to_pydatetime()

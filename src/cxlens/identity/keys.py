@@ -144,7 +144,33 @@ def old_keys(wh: Warehouse) -> ir.Table:
     nodes = wh.table("identity_nodes")
     old_map = wh.table("identity_map")
     j = nodes.join(old_map.filter(old_map.customer_key.notnull()), list(RECORD_KEY))
-    return j.select("node_id", "customer_key", "updated_at")
+    return j.select("node_id", "customer_key", "method", "updated_at")
+
+
+def rows_to_write(by_node: pa.Table, old: pa.Table) -> np.ndarray:
+    """Which rows of :func:`assign_in_memory`'s keys differ from the map's current row of the
+    same record (``old``: :func:`old_keys`, one row per node at most): a new record, another
+    key, method or stamp. A boolean mask over ``by_node``'s rows (node ids 1 … n in order)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = by_node.num_rows
+    if not old.num_rows:
+        return np.ones(n, dtype=bool)
+    o_node = old.column("node_id").to_numpy().astype(np.int64, copy=False)
+    has_old = np.zeros(n + 1, dtype=bool)
+    has_old[o_node] = True
+    at = np.zeros(n + 1, dtype=np.int64)
+    at[o_node] = np.arange(len(o_node))
+    position = pa.array(at[1:])
+    same = has_old[1:]
+    for column in ("customer_key", "method", "updated_at"):
+        before = old.column(column).combine_chunks().take(position)
+        equal = pc.fill_null(pc.equal(before, by_node.column(column).combine_chunks()
+                                      .cast(before.type)), False)
+        same &= equal.to_numpy(zero_copy_only=False)
+    return ~same
 
 
 def assign_in_memory(label: np.ndarray, old: pa.Table, fuzzy_nodes: np.ndarray, floor: int,

@@ -129,9 +129,10 @@ def _resolve_local(ws: Workspace, now: datetime, matches: int, t0: float,
         fuzzy_nodes = edges.filter(pc.equal(edges.column("kind"), "splink")).column("node_id")
         label = np.arange(wh.count("identity_nodes") + 1, dtype=np.int64)
         label[found.labels.column("node_id").to_numpy()] = found.labels.column("label").to_numpy()
+        old = keys.old_keys(wh).to_pyarrow()
         assigned = keys.assign_in_memory(
-            label, keys.old_keys(wh).to_pyarrow(),
-            fuzzy_nodes.to_numpy().astype(np.int64, copy=False), keys.highest_key_number(wh), now)
+            label, old, fuzzy_nodes.to_numpy().astype(np.int64, copy=False),
+            keys.highest_key_number(wh), now)
         if assigned is None:  # an old map keying a record twice: the joins decide, as before
             fuzzy = None  # read from identity_edges_all on other engines
             if wh.backend == "duckdb":
@@ -144,6 +145,8 @@ def _resolve_local(ws: Workspace, now: datetime, matches: int, t0: float,
                 _write_map(wh, keys.identity_map(wh, keys_expr), changes)
             finally:
                 _release(wh, labels)
+        elif (write := _rows_to_write(wh, assigned[0], old)) is not None:
+            _update_map(wh, *assigned, write)
         else:
             by_node, logged = assigned
             keyed = _scratch_table(wh, "identity_keys", by_node)
@@ -209,6 +212,41 @@ def _write_keys(ws: Workspace, labels: Any, now: datetime,
     keys_expr, changes = keys.assign(wh, labels, now)
     _write_map(wh, keys.identity_map(wh, keys_expr), changes)
     return {**summary, **map_summary(ws, now)}
+
+
+def _rows_to_write(wh: Any, by_node: pa.Table, old: pa.Table) -> Any:
+    """:func:`keys.rows_to_write` when updating ``identity_map`` in place is the cheaper write:
+    every row it holds is a current record's (``old`` holds them all) and at most half of the
+    rows change; else None (the map is rewritten)."""
+    if not old.num_rows or wh.count("identity_map") != old.num_rows:
+        return None
+    write = keys.rows_to_write(by_node, old)
+    return write if 2 * int(write.sum()) <= len(write) else None
+
+
+def _update_map(wh: Any, by_node: pa.Table, logged: pa.Table, write: Any) -> None:
+    """Write to ``identity_map`` only the rows that differ from it (``write``, a mask over
+    ``by_node``), when every row it holds is one of a current record's: a full run after a
+    batch of new records rewrites those and the records whose key moved, not the whole map
+    (on the demo a rewrite of its 666k rows costs ≈ 0.6 CPU-s)."""
+    import pyarrow as pa
+
+    rows = by_node.filter(pa.array(write))
+    with wh.transaction():
+        wh.append("identity_changes", logged)
+        if rows.num_rows:
+            keyed = _scratch_table(wh, "identity_keys", rows)
+            try:
+                nodes = wh.table("identity_nodes")
+                j = nodes.join(keyed, "node_id")
+                new = j.select(*graph.RECORD_KEY, "customer_key", "method",
+                               "updated_at").to_pyarrow()
+            finally:
+                _release(wh, keyed)
+            wh.delete_where("identity_map", new.select(list(graph.RECORD_KEY)))
+            wh.append("identity_map", new)
+        if wh.count("identity_keys"):
+            wh.replace("identity_keys", [])
 
 
 def _scratch_table(wh: Any, name: str, data: pa.Table) -> Any:
