@@ -24,8 +24,10 @@ if TYPE_CHECKING:
     from cxlens.workspace import Workspace
 
 
-def person_rows(ws: Workspace, nodes: ir.Table | None = None) -> ir.Table:
-    """The parties extract Splink compares: node id, name, city, birth date, phone, e-mail.
+def person_rows(ws: Workspace, nodes: ir.Table | None = None,
+                record_keys: bool = False) -> ir.Table:
+    """The parties extract Splink compares: node id, name, city, birth date, phone, e-mail
+    (and, with ``record_keys``, each party's source and source_id after them).
     ``nodes``: the parties' (source, source_id, node_id); by default from ``identity_nodes``."""
     wh = ws.warehouse
     if nodes is None:
@@ -43,6 +45,7 @@ def person_rows(ws: Workspace, nodes: ir.Table | None = None) -> ir.Table:
         gender=j.gender,
         phone=digits.right(11).nullif(""),
         email=j.email.strip().lower(),
+        **({"source": j.source, "source_id": j.source_id} if record_keys else {}),
     )
 
 
@@ -120,6 +123,9 @@ class SplinkRun:
     def __init__(self, ws: Workspace, now: datetime, rows: pa.Table | None) -> None:
         self.ws, self.now = ws, now
         self.check_nodes = False
+        # (unique_id, source, source_id) of the parties Splink compares: checked against
+        # identity_nodes (check_nodes) and read by the matches instead of identity_nodes
+        self.party_keys: pa.Table | None = None
         self.skipped: str | None = None  # why Splink found nothing to learn, when it did not
         # the (node_id, edge, kind) memberships finish() appended, for an in-memory labelling
         self.edges: pa.Table | None = None
@@ -149,8 +155,8 @@ class SplinkRun:
             _log.warning("identity: probabilistic matching skipped: %s", self.skipped)
             return self._no_matches()
         if self.check_nodes:
-            _check_party_nodes(self.ws)
-        self.edges = _write_matches(self.ws, pairs, self.now, append_edges)
+            _check_party_nodes(self.ws, self.party_keys)
+        self.edges = _write_matches(self.ws, pairs, self.now, append_edges, self.party_keys)
         return pairs.num_rows
 
     def _no_matches(self) -> int:
@@ -170,25 +176,27 @@ def start_matches(ws: Workspace, now: datetime, nodes: ir.Table | None = None) -
     :meth:`SplinkRun.finish` writes the matches. ``nodes`` as in :func:`person_rows` (the
     stage passes :func:`graph.table_nodes`, so Splink starts before ``identity_nodes`` is
     written; ``finish`` then checks those ids against it)."""
-    rows = person_rows(ws, nodes).to_pyarrow()
+    extract = person_rows(ws, nodes, record_keys=True).to_pyarrow()
+    rows = extract.drop_columns(["source", "source_id"])
     run = SplinkRun(ws, now, rows if rows.num_rows >= 10 else None)
     run.check_nodes = nodes is not None
+    run.party_keys = extract.select(["unique_id", "source", "source_id"])
     return run
 
 
-def _check_party_nodes(ws: Workspace) -> None:
-    """The node ids Splink ran on (:func:`graph.table_nodes`) are those ``identity_nodes``
-    holds for the parties; anything else is a bug, never a silent mislink."""
+def _check_party_nodes(ws: Workspace, used: pa.Table | None) -> None:
+    """The node ids Splink ran on (``used``: unique_id, source, source_id, from
+    :func:`graph.table_nodes`) are those ``identity_nodes`` holds for the parties; anything
+    else is a bug, never a silent mislink."""
     from cxlens.errors import CxlensError
-    from cxlens.identity import graph
 
     wh = ws.warehouse
     nodes = wh.table("identity_nodes")
     written = nodes.filter(nodes.record_table == "parties").select(
-        "source", "source_id", "node_id")
-    used = graph.table_nodes(wh, "parties").select("source", "source_id", "node_id")
-    differ = used.anti_join(written, ["source", "source_id", "node_id"]).count().execute()
-    if differ or used.count().execute() != written.count().execute():
+        "node_id", "source", "source_id").to_pyarrow().sort_by("node_id")
+    used = (used.rename_columns(["node_id", "source", "source_id"]).sort_by("node_id")
+            if used is not None else written.slice(0, 0))
+    if not used.cast(written.schema).equals(written):
         raise CxlensError("identity: Splink ran on party node ids that differ from "
                           "identity_nodes", "report this bug; set [identity] splink = false "
                           "to resolve without probabilistic matches meanwhile")
@@ -200,9 +208,11 @@ def add_matches(ws: Workspace, now: datetime) -> int:
 
 
 def _write_matches(ws: Workspace, pairs: pa.Table, now: datetime,
-                   append_edges: bool = True) -> pa.Table:
+                   append_edges: bool = True, party_keys: pa.Table | None = None) -> pa.Table:
     """Append the pairs to ``identity_edges_all`` (as memberships of ``splink:<left id>``) and
-    write ``identity_matches``; returns those memberships."""
+    write ``identity_matches``; returns those memberships. ``party_keys`` (unique_id, source,
+    source_id of every party compared, as ``identity_nodes`` numbers them) spares reading the
+    record keys from ``identity_nodes``."""
     import ibis
     import pyarrow as pa
 
@@ -216,6 +226,9 @@ def _write_matches(ws: Workspace, pairs: pa.Table, now: datetime,
     })
     if append_edges:
         wh.append("identity_edges_all", edges)
+    if party_keys is not None:
+        wh.replace("identity_matches", _matches_of(pairs, party_keys, now))
+        return edges
     nodes = wh.table("identity_nodes")
     p = ibis.memtable(pairs)
     nl = nodes.select(lt=nodes.record_table, ls=nodes.source, lsi=nodes.source_id, lid=nodes.node_id)
@@ -229,3 +242,33 @@ def _write_matches(ws: Workspace, pairs: pa.Table, now: datetime,
     )
     wh.replace("identity_matches", matches.to_pyarrow())
     return edges
+
+
+def _matches_of(pairs: pa.Table, party_keys: pa.Table, now: datetime) -> pa.Table:
+    """``identity_matches`` rows of Splink's pairs, both sides parties found by node id in
+    ``party_keys`` (a pair naming a node not in it is left out, as a join would)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    keys = party_keys.sort_by("unique_id")
+    ids = keys.column("unique_id").to_numpy()
+    found = np.ones(pairs.num_rows, dtype=bool)
+    at = {}
+    for side in ("l", "r"):
+        wanted = pairs.column(f"unique_id_{side}").to_numpy()
+        at[side] = np.minimum(np.searchsorted(ids, wanted), max(len(ids) - 1, 0))
+        found &= ids[at[side]] == wanted if len(ids) else False
+    pairs = pairs.filter(pa.array(found))
+    parties = pa.array(["parties"] * pairs.num_rows, pa.string())
+    columns: dict[str, pa.Array] = {}
+    for side, name in (("l", "left"), ("r", "right")):
+        rows = pa.array(at[side][found])
+        columns[f"{name}_table"] = parties
+        columns[f"{name}_source"] = keys.column("source").take(rows)
+        columns[f"{name}_source_id"] = keys.column("source_id").take(rows)
+    return pa.table({
+        **columns, "match_weight": pc.cast(pairs.column("match_weight"), pa.float64()),
+        "match_probability": pc.cast(pairs.column("match_probability"), pa.float64()),
+        "matched_at": pa.array([now] * pairs.num_rows, pa.timestamp("us")),
+    })
