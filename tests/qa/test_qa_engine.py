@@ -194,3 +194,32 @@ def test_default_trigger_ignores_the_sentiment_score(qa) -> None:
     angry = _turns(("agent", "您好"), ("customer", "气死我了"), ("agent", "已发货。"))
     assert _by_rule(either.inspect(angry, CallContext(channel="phone", sentiment=0.5)))[
         "empathy"].applicable
+
+
+def test_a_text_seen_before_gives_the_same_results_under_every_rule() -> None:
+    """Each distinct turn text is searched once per phrase pattern and the first match reused:
+    two rules with the same phrases (one pattern) but different positions and character limits
+    must still each get their own answer, on the first and on every later conversation."""
+    book = RuleBook.model_validate({"rules": [
+        {"id": "hello_start", "kind": "required_phrase", "weight": 1, "position": "start",
+         "within_turns": 1, "within_chars": 4, "phrases": {"zh": ["您好"]}},
+        {"id": "hello_any", "kind": "required_phrase", "weight": 1,
+         "phrases": {"zh": ["您好"]}},
+        {"id": "hello_end", "kind": "required_phrase", "weight": 1, "position": "end",
+         "within_turns": 1, "within_chars": 2, "phrases": {"zh": ["您好"]}},
+    ]})
+    late = "请稍等，我查一下。您好，已查到。"  # the phrase sits 9 characters in
+    convs = [_turns(("agent", late), ("customer", "嗯"), ("agent", "您好")),
+             _turns(("agent", "您好，很高兴为您服务"), ("agent", late)),
+             _turns(("agent", late))]
+    qa = Inspector(book)
+    for _ in range(2):  # the second round answers every search from what the first found
+        for turns in convs:
+            cached = _by_rule(qa.inspect(turns))
+            fresh = _by_rule(Inspector(book).inspect(turns))
+            assert {r: (v.passed, v.evidence) for r, v in cached.items()} == {
+                r: (v.passed, v.evidence) for r, v in fresh.items()}
+    first = _by_rule(qa.inspect(convs[0]))
+    assert not first["hello_start"].passed and first["hello_any"].evidence["seq"] == 1
+    assert first["hello_end"].passed
+    assert len(qa._firsts) == 1  # one pattern shared by the three rules

@@ -19,7 +19,10 @@ from cxlens.qa.rules import Rule, RuleBook, matcher, normalise
 # the frozen Evidence dataclass cost more to build than the search (evidence dicts are made
 # from it).
 Hit = tuple[int, int, int, str]
+Found = tuple[int, int, str]  # a pattern's first match in one text: start, end, matched text
 _SEQ = attrgetter("seq")
+_UNSEEN = object()
+FIRSTS_MAX = 200_000  # most texts whose first match is kept, per pattern
 
 
 @dataclass
@@ -90,6 +93,8 @@ class Inspector:
         # compiled once per rule: hashing a phrase tuple per call cost more than the search
         self.patterns = {r.id: matcher(tuple(r.phrases.all())) for r in book.rules}
         self._norm_cache: dict[str, str] = {}
+        # per pattern, the first match in each normalised text seen (None: no match)
+        self._firsts: dict[re.Pattern[str], dict[str, Found | None]] = {}
         # per rule, what inspect needs, looked up once: (rule, kind, channels, reason when the
         # channel is out of scope is built per call); script orders run after the others
         self._checks = [(r, r.kind, None if r.channels is None else frozenset(r.channels))
@@ -105,6 +110,30 @@ class Inspector:
             if len(self._norm_cache) < 200_000:
                 self._norm_cache[text] = found
         return found
+
+    def _first_match(self, pattern: re.Pattern[str] | None, turns: list[Turn],
+                     texts: dict[int, str], position: str = "any",
+                     within_chars: int | None = None) -> Hit | None:
+        """:func:`_first_match`, searching each distinct text once per pattern: agent turns
+        are scripted (the demo's 487k agent turns are 3.5k distinct texts) and each rule searched
+        every one of them again."""
+        if pattern is None or (within_chars is not None and position == "end"):
+            return _first_match(pattern, turns, texts, position, within_chars)
+        firsts = self._firsts.get(pattern)
+        if firsts is None:
+            firsts = self._firsts[pattern] = {}
+        limit = within_chars if within_chars is not None and position == "start" else None
+        for turn in turns:
+            text = texts[turn.seq]
+            found: Any = firsts.get(text, _UNSEEN)
+            if found is _UNSEEN:
+                hit = pattern.search(text)
+                found = None if hit is None else (hit.start(), hit.end(), hit.group(0))
+                if len(firsts) < FIRSTS_MAX:
+                    firsts[text] = found
+            if found is not None and (limit is None or found[0] <= limit):
+                return turn.seq, found[0], found[1], found[2]
+        return None
 
     def inspect(self, turns: Sequence[Turn], context: CallContext | None = None) -> InspectionResult:
         context = context or CallContext()
@@ -150,7 +179,7 @@ class Inspector:
             window = own[: rule.within_turns]
         elif rule.position == "end":
             window = own[-rule.within_turns:]
-        found = _first_match(self.patterns[rule.id], window, texts, rule.position,
+        found = self._first_match(self.patterns[rule.id], window, texts, rule.position,
                              rule.within_chars)
         if found is None:
             where = {"start": f"the first {rule.within_turns} {rule.speaker} turns",
@@ -164,7 +193,7 @@ class Inspector:
         if not own:
             return RuleResult(rule.id, True, False, rule.weight, rule.critical,
                               {"reason": f"no {rule.speaker} turns"})
-        found = _first_match(self.patterns[rule.id], own, texts)
+        found = self._first_match(self.patterns[rule.id], own, texts)
         if found is None:
             return RuleResult(rule.id, True, True, rule.weight, rule.critical)
         return RuleResult(rule.id, False, True, rule.weight, rule.critical, _evidence(found))
@@ -184,7 +213,8 @@ class Inspector:
         since = trigger[0] if trigger is not None else (customer[0].seq if customer else 0)
         cause: dict[str, Any] = (_evidence(trigger, "trigger") if trigger is not None
                                  else {"trigger_sentiment": context.sentiment})
-        found = _first_match(self.patterns[rule.id], [t for t in agent if t.seq >= since], texts)
+        after = [t for t in agent if t.seq >= since]
+        found = self._first_match(self.patterns[rule.id], after, texts)
         if found is None:
             return RuleResult(rule.id, False, True, rule.weight, rule.critical,
                               {"reason": "negative customer, no empathy phrase after it", **cause})
@@ -194,7 +224,7 @@ class Inspector:
     def _negative_turn(self, customer: list[Turn], texts: dict[int, str]) -> Hit | None:
         if self.negative is None:
             return None
-        return _first_match(self.negative, customer, texts)
+        return self._first_match(self.negative, customer, texts)
 
     def _silence(self, rule: Rule, context: CallContext) -> RuleResult:
         limit = rule.max_silence_s or self.long_silence_s
