@@ -188,3 +188,27 @@ def test_messages_without_interaction_and_null_ids(make_workspace, monkeypatch) 
     assert all(msgs[s] == "卡号 [CARD]" for s in ("o1", "o2", "o3", "o4"))
     assert msgs["c5:0"] == "[NAME]，电话[PHONE]" and inter["c5"] == "客户：我叫[NAME]，电话[PHONE]"
     assert inter["nullid"] == "电话[PHONE]"
+
+
+def test_transcript_lines_reuse_their_messages_findings(monkeypatch) -> None:
+    # A transcript in interactions.text repeats its messages line by line, and the chunk reuses
+    # each message's findings for the same line — per speaker role: the same words said by the
+    # agent (no name guessing) and by the customer (names guessed) redact differently.
+    line = "我叫王伟，电话13812345678"
+    transcript = f"客服：{line}\n客户：{line}\n客户：好的"
+    inter = pa.table({
+        "interaction_id": ["chat:x"], "source": ["chat"], "source_id": ["x"],
+        "subject": pa.array([None], pa.string()), "started_at": [T0],
+        "reason": pa.array([None], pa.string()), "text": [transcript], "names": [["李雷"]]})
+    msgs = pa.table({
+        "interaction_id": ["chat:x"] * 3, "source": ["chat"] * 3,
+        "source_id": ["x:0", "x:1", "x:2"], "seq": [0, 1, 2],
+        "speaker": ["agent", "customer", "customer"], "text": [line, line, "好的"]})
+    monkeypatch.setattr(stage, "_analyse", lambda *args: [])
+    part = stage._chunk(stage._Job(inter, msgs, None, None, ""), (0, 1, 0, 3))
+    alone = stage.redact_transcript(transcript, ("李雷",))
+    assert alone.text == "客服：我叫王伟，电话[PHONE]\n客户：我叫[NAME]，电话[PHONE]\n客户：好的"
+    assert part.changed_inter.column("text").to_pylist() == [alone.text]
+    assert part.changed_msgs.column("text").to_pylist() == [
+        "我叫王伟，电话[PHONE]", "我叫[NAME]，电话[PHONE]"]
+    assert part.pii_found == 3 + 3  # the messages' findings and the transcript's

@@ -109,11 +109,16 @@ def _apply(text: str, spans: list[pii.Span]) -> pii.Redaction:
     return pii.Redaction("".join(out), spans)
 
 
-def redact_transcript(text: str, names: Any = (), cache: RedactionCache | None = None
+def redact_transcript(text: str, names: Any = (), cache: RedactionCache | None = None,
+                      seen: dict[tuple[str, bool], list[pii.Span]] | None = None
                       ) -> pii.Redaction:
     """Redact an interaction's text. Names are guessed only in what the customer wrote: the
-    customer-labelled lines of a transcript, or the whole text when it has no speaker labels."""
+    customer-labelled lines of a transcript, or the whole text when it has no speaker labels.
+
+    ``seen``: (text, guess) → spans already found for these ``names`` (the interaction's own
+    messages, which its transcript repeats line by line)."""
     cache = {} if cache is None else cache
+    seen = {} if seen is None else seen
     known = tuple(names)
     may_name = pii.name_check(known) if known else None
     labels = list(_LABEL.finditer(text))
@@ -128,7 +133,10 @@ def redact_transcript(text: str, names: Any = (), cache: RedactionCache | None =
     for lo, hi, head in parts:
         customer = head is not None and head.group(1).lower() in _CUSTOMER_LABELS
         start = head.end() if head is not None else lo
-        found = _spans(text[start:hi].rstrip("\n"), known, customer, cache, may_name)
+        part = text[start:hi].rstrip("\n")
+        found = seen.get((part, customer))
+        if found is None:
+            found = _spans(part, known, customer, cache, may_name)
         if found:
             spans.extend(pii.Span(sp.start + start, sp.end + start, sp.kind) for sp in found)
     return _apply(text, spans)
@@ -357,22 +365,25 @@ def _chunk(job: _Job, bounds: Bounds) -> _Part:
         known = tuple(sorted(names[iid])) if iid in names else ()
         may_name = pii.name_check(known) if known else None
         conv: list[tuple[str, str]] = []
+        seen: dict[tuple[str, bool], list[pii.Span]] = {}  # for the transcript's lines
         for i in msg_rows.get(iid, ()):
             text = msg_text[i]
             if not text:
                 continue
             speaker = msg_speaker[i]
-            result = _apply(text, _spans(text, known, speaker == "customer", cache, may_name))
-            if result.found:
-                found[iid] += result.found
-                changed_msgs[i] = result.text
-            conv.append((speaker or "", result.text))
+            guess = speaker == "customer"
+            spans = seen[text, guess] = _spans(text, known, guess, cache, may_name)
+            if spans:
+                text = _apply(text, spans).text
+                found[iid] += len(spans)
+                changed_msgs[i] = text
+            conv.append((speaker or "", text))
         if conv:
             turns[iid] = conv
         row = row_of.get(iid)
         text = texts[row] if row is not None else None
         if text and row is not None:
-            result = redact_transcript(text, known, cache)
+            result = redact_transcript(text, known, cache, seen)
             if result.found:
                 found[iid] += result.found
                 changed_inter[row] = result.text
