@@ -97,9 +97,11 @@ def _resolve_local(ws: Workspace, now: datetime, matches: int, t0: float,
     """Both passes in memory (graph.resolve_in_memory) on the memberships in memory
     (``members``, with their value codes) and Splink's (``fuzzy_edges``). Both are written to
     ``identity_edges_all`` beside the labelling and the keys (Warehouse.replace_beside: a second
-    connection on DuckDB), waited for before the stage returns. The final labels (every record
-    whose label is not its own id) reach the keys as an in-memory table on DuckDB (scanned in
-    place); other engines get them written to ``identity_labels_b``."""
+    connection on DuckDB), waited for before the stage returns. The keys are assigned in
+    memory too (keys.assign_in_memory: the labels, Splink's records and the current map's keys
+    by node) and ``identity_map`` is updated in place when few of its rows change
+    (:func:`_update_map`), else rewritten as ``identity_nodes`` joined to the keys by node id
+    (a temporary table on DuckDB; ``identity_keys``, emptied afterwards, on other engines)."""
     import ibis
     import numpy as np
     import pyarrow as pa
