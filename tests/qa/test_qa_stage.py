@@ -253,3 +253,34 @@ def test_empty_workspace(make_workspace) -> None:
     summary = run(ws)
     assert summary["inspected"] == 0 and summary["mean_score"] is None
     assert scorecards(ws, "agent") == []
+
+
+def test_repeated_bodies_are_inspected_once_each_with_its_own_context() -> None:
+    # Body-only interactions (one turn: IVR prompts, outbound notes) repeat, so a chunk inspects
+    # each distinct (turn, context) once — the context is part of that: the same words on
+    # another channel, with another sentiment or another silence are inspected on their own.
+    from cxlens.qa import stage
+    from cxlens.qa.engine import Inspector
+    from cxlens.qa.rules import load_rules
+
+    inspector = Inspector(load_rules(), empathy_trigger="sentiment")
+    text = "您好，非常抱歉给您带来不便，再见"
+    rows = [("phone", -0.5, None), ("phone", 0.5, None), ("phone", -0.5, None),
+            ("sms", -0.5, None), ("phone", -0.5, 30.0), ("phone", None, None),
+            ("phone", -0.5, 30.0), ("ivr", -0.5, None)]
+    n = len(rows)
+    table = pa.table({
+        "interaction_id": [f"x:{k}" for k in range(n)], "agent_id": ["a1"] * n,
+        "channel": [c for c, _, _ in rows], "direction": ["outbound"] * n, "text": [text] * n,
+        "sentiment_start": pa.array([s for _, s, _ in rows], pa.float64()),
+        "sentiment": pa.array([None] * n, pa.float64()),
+        "silence_s": pa.array([q for _, _, q in rows], pa.float64()),
+        "silence_at_s": pa.array([5.0] * n, pa.float64())})
+    now = datetime(2026, 8, 3)
+    together = stage._inspect_rows(inspector, now, stage._Chunk("bodies", table))
+    alone = [stage._inspect_rows(inspector, now, stage._Chunk("bodies", table.slice(k, 1)))
+             for k in range(n)]
+    assert together.results.equals(pa.concat_tables([part.results for part in alone]))
+    assert together.scores.equals(pa.concat_tables([part.scores for part in alone]))
+    assert together.failed["long_silence"] == 2  # the two rows with 30 s of silence
+    assert len(set(together.scores["qa_score"].to_pylist())) >= 3

@@ -310,8 +310,19 @@ def _inspect_rows(inspector: Inspector, now: datetime, chunk: _Chunk) -> _Part:
     values: list[float | None] = []
     passes: list[bool | None] = []
     failed: dict[str, int] = {}
+    # A body-only interaction is one turn, and its inspection depends on nothing else than that
+    # turn and the context: IVR prompts repeat (the demo's 48,574 IVR texts are 2 distinct), so
+    # each distinct (turn, context) is inspected once per chunk.
+    bodies: dict[tuple[Any, ...], InspectionResult] | None = {} if chunk.kind == "bodies" else None
     for interaction, agent, context, turns in _conversations(chunk):
-        result = inspector.inspect(turns, context)
+        if bodies is None:
+            result = inspector.inspect(turns, context)
+        else:
+            turn = turns[0]
+            key = (turn.seq, turn.speaker, turn.text, context.channel, context.sentiment,
+                   context.silence_s, context.silence_at_s)
+            found = bodies.get(key)
+            result = bodies[key] = inspector.inspect(turns, context) if found is None else found
         rule_rows.add(interaction, agent, result)
         ids.append(interaction)
         values.append(result.score)
