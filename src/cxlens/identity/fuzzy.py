@@ -24,10 +24,9 @@ if TYPE_CHECKING:
     from cxlens.workspace import Workspace
 
 
-def person_rows(ws: Workspace, nodes: ir.Table | None = None,
-                record_keys: bool = False) -> ir.Table:
-    """The parties extract Splink compares: node id, name, city, birth date, phone, e-mail
-    (and, with ``record_keys``, each party's source and source_id after them).
+def person_rows(ws: Workspace, nodes: ir.Table | None = None) -> ir.Table:
+    """The parties extract Splink compares: node id, name, city, birth date, phone, e-mail,
+    then each party's source and source_id (dropped before Splink sees them).
     ``nodes``: the parties' (source, source_id, node_id); by default from ``identity_nodes``."""
     wh = ws.warehouse
     if nodes is None:
@@ -45,7 +44,8 @@ def person_rows(ws: Workspace, nodes: ir.Table | None = None,
         gender=j.gender,
         phone=digits.right(11).nullif(""),
         email=j.email.strip().lower(),
-        **({"source": j.source, "source_id": j.source_id} if record_keys else {}),
+        source=j.source,
+        source_id=j.source_id,
     )
 
 
@@ -120,12 +120,13 @@ class SplinkRun:
     the cores); :meth:`finish` waits for the pairs and writes them.
     """
 
-    def __init__(self, ws: Workspace, now: datetime, rows: pa.Table | None) -> None:
+    def __init__(self, ws: Workspace, now: datetime, rows: pa.Table | None,
+                 party_keys: pa.Table, check_nodes: bool) -> None:
         self.ws, self.now = ws, now
-        self.check_nodes = False
         # (unique_id, source, source_id) of the parties Splink compares: checked against
-        # identity_nodes (check_nodes) and read by the matches instead of identity_nodes
-        self.party_keys: pa.Table | None = None
+        # identity_nodes when ``check_nodes`` and read by the matches instead of identity_nodes
+        self.party_keys = party_keys
+        self.check_nodes = check_nodes
         self.skipped: str | None = None  # why Splink found nothing to learn, when it did not
         # the (node_id, edge, kind) memberships finish() appended, for an in-memory labelling
         self.edges: pa.Table | None = None
@@ -156,7 +157,7 @@ class SplinkRun:
             return self._no_matches()
         if self.check_nodes:
             _check_party_nodes(self.ws, self.party_keys)
-        self.edges = _write_matches(self.ws, pairs, self.now, append_edges, self.party_keys)
+        self.edges = _write_matches(self.ws, pairs, self.now, self.party_keys, append_edges)
         return pairs.num_rows
 
     def _no_matches(self) -> int:
@@ -176,15 +177,14 @@ def start_matches(ws: Workspace, now: datetime, nodes: ir.Table | None = None) -
     :meth:`SplinkRun.finish` writes the matches. ``nodes`` as in :func:`person_rows` (the
     stage passes :func:`graph.table_nodes`, so Splink starts before ``identity_nodes`` is
     written; ``finish`` then checks those ids against it)."""
-    extract = person_rows(ws, nodes, record_keys=True).to_pyarrow()
+    extract = person_rows(ws, nodes).to_pyarrow()
     rows = extract.drop_columns(["source", "source_id"])
-    run = SplinkRun(ws, now, rows if rows.num_rows >= 10 else None)
-    run.check_nodes = nodes is not None
-    run.party_keys = extract.select(["unique_id", "source", "source_id"])
-    return run
+    return SplinkRun(ws, now, rows if rows.num_rows >= 10 else None,
+                     extract.select(["unique_id", "source", "source_id"]),
+                     check_nodes=nodes is not None)
 
 
-def _check_party_nodes(ws: Workspace, used: pa.Table | None) -> None:
+def _check_party_nodes(ws: Workspace, used: pa.Table) -> None:
     """The node ids Splink ran on (``used``: unique_id, source, source_id, from
     :func:`graph.table_nodes`) are those ``identity_nodes`` holds for the parties; anything
     else is a bug, never a silent mislink."""
@@ -194,8 +194,7 @@ def _check_party_nodes(ws: Workspace, used: pa.Table | None) -> None:
     nodes = wh.table("identity_nodes")
     written = nodes.filter(nodes.record_table == "parties").select(
         "node_id", "source", "source_id").to_pyarrow().sort_by("node_id")
-    used = (used.rename_columns(["node_id", "source", "source_id"]).sort_by("node_id")
-            if used is not None else written.slice(0, 0))
+    used = used.rename_columns(["node_id", "source", "source_id"]).sort_by("node_id")
     if not used.cast(written.schema).equals(written):
         raise CxlensError("identity: Splink ran on party node ids that differ from "
                           "identity_nodes", "report this bug; set [identity] splink = false "
@@ -207,13 +206,11 @@ def add_matches(ws: Workspace, now: datetime) -> int:
     return start_matches(ws, now).finish()
 
 
-def _write_matches(ws: Workspace, pairs: pa.Table, now: datetime,
-                   append_edges: bool = True, party_keys: pa.Table | None = None) -> pa.Table:
+def _write_matches(ws: Workspace, pairs: pa.Table, now: datetime, party_keys: pa.Table,
+                   append_edges: bool = True) -> pa.Table:
     """Append the pairs to ``identity_edges_all`` (as memberships of ``splink:<left id>``) and
-    write ``identity_matches``; returns those memberships. ``party_keys`` (unique_id, source,
-    source_id of every party compared, as ``identity_nodes`` numbers them) spares reading the
-    record keys from ``identity_nodes``."""
-    import ibis
+    write ``identity_matches`` (record keys from ``party_keys``: unique_id, source, source_id
+    of every party compared, as ``identity_nodes`` numbers them); returns those memberships."""
     import pyarrow as pa
 
     wh = ws.warehouse
@@ -226,21 +223,7 @@ def _write_matches(ws: Workspace, pairs: pa.Table, now: datetime,
     })
     if append_edges:
         wh.append("identity_edges_all", edges)
-    if party_keys is not None:
-        wh.replace("identity_matches", _matches_of(pairs, party_keys, now))
-        return edges
-    nodes = wh.table("identity_nodes")
-    p = ibis.memtable(pairs)
-    nl = nodes.select(lt=nodes.record_table, ls=nodes.source, lsi=nodes.source_id, lid=nodes.node_id)
-    nr = nodes.select(rt=nodes.record_table, rs=nodes.source, rsi=nodes.source_id, rid=nodes.node_id)
-    j = p.join(nl, p.unique_id_l == nl.lid).join(nr, p.unique_id_r == nr.rid)
-    matches = j.select(
-        left_table=j.lt, left_source=j.ls, left_source_id=j.lsi, right_table=j.rt,
-        right_source=j.rs, right_source_id=j.rsi, match_weight=j.match_weight,
-        match_probability=j.match_probability,
-        matched_at=ibis.literal(now, type="timestamp"),
-    )
-    wh.replace("identity_matches", matches.to_pyarrow())
+    wh.replace("identity_matches", _matches_of(pairs, party_keys, now))
     return edges
 
 

@@ -161,9 +161,7 @@ def rows_to_write(by_node: pa.Table, old: pa.Table) -> np.ndarray:
     o_node = old.column("node_id").to_numpy().astype(np.int64, copy=False)
     has_old = np.zeros(n + 1, dtype=bool)
     has_old[o_node] = True
-    at = np.zeros(n + 1, dtype=np.int64)
-    at[o_node] = np.arange(len(o_node))
-    position = pa.array(at[1:])
+    position = pa.array(_row_of_node(o_node, n)[1:])
     same = has_old[1:]
     for column in ("customer_key", "method", "updated_at"):
         before = old.column(column).combine_chunks().take(position)
@@ -171,6 +169,15 @@ def rows_to_write(by_node: pa.Table, old: pa.Table) -> np.ndarray:
                                       .cast(before.type)), False)
         same &= equal.to_numpy(zero_copy_only=False)
     return ~same
+
+
+def _row_of_node(o_node: np.ndarray, n: int) -> np.ndarray:
+    """Each node id's row in :func:`old_keys` (``o_node``: its node ids; 0 where none)."""
+    import numpy as np
+
+    at = np.zeros(n + 1, dtype=np.int64)
+    at[o_node] = np.arange(len(o_node))
+    return at
 
 
 def assign_in_memory(label: np.ndarray, old: pa.Table, fuzzy_nodes: np.ndarray, floor: int,
@@ -236,10 +243,8 @@ def assign_in_memory(label: np.ndarray, old: pa.Table, fuzzy_nodes: np.ndarray, 
     stamp = pa.scalar(now, pa.timestamp("us"))
     old_updated = pa.nulls(n + 1, pa.timestamp("us"))
     if len(o_node):
-        at = np.zeros(n + 1, dtype=np.int64)
-        at[o_node] = np.arange(len(o_node))
         old_updated = (old.column("updated_at").cast(pa.timestamp("us")).combine_chunks()
-                       .take(pa.array(at)))
+                       .take(pa.array(_row_of_node(o_node, n))))
     updated = pc.if_else(pa.array(unchanged), old_updated.slice(1), stamp)
     keys = pa.table({
         "node_id": pa.array(np.arange(1, n + 1, dtype=np.int64)),

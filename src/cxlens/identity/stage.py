@@ -152,11 +152,8 @@ def _resolve_local(ws: Workspace, now: datetime, matches: int, t0: float,
         else:
             by_node, logged = assigned
             keyed = _scratch_table(wh, "identity_keys", by_node)
-            nodes = wh.table("identity_nodes")
-            j = nodes.join(keyed, "node_id")
             try:
-                _write_map(wh, j.select(*graph.RECORD_KEY, "customer_key", "method",
-                                        "updated_at"), logged)
+                _write_map(wh, _keyed_records(wh, keyed), logged)
             finally:
                 _release(wh, keyed)
     finally:
@@ -239,16 +236,26 @@ def _update_map(wh: Any, by_node: pa.Table, logged: pa.Table, write: Any) -> Non
         if rows.num_rows:
             keyed = _scratch_table(wh, "identity_keys", rows)
             try:
-                nodes = wh.table("identity_nodes")
-                j = nodes.join(keyed, "node_id")
-                new = j.select(*graph.RECORD_KEY, "customer_key", "method",
-                               "updated_at").to_pyarrow()
+                new = _keyed_records(wh, keyed).to_pyarrow()
             finally:
                 _release(wh, keyed)
             wh.delete_where("identity_map", new.select(list(graph.RECORD_KEY)))
             wh.append("identity_map", new)
-        if wh.count("identity_keys"):
-            wh.replace("identity_keys", [])
+        _empty_keys_scratch(wh)
+
+
+def _keyed_records(wh: Any, keyed: Any) -> Any:
+    """``identity_map`` rows of keys by node id (``keyed``): ``identity_nodes`` joined to them."""
+    nodes = wh.table("identity_nodes")
+    j = nodes.join(keyed, "node_id")
+    return j.select(*graph.RECORD_KEY, "customer_key", "method", "updated_at")
+
+
+def _empty_keys_scratch(wh: Any) -> None:
+    """``identity_keys`` is no longer kept (node → key is identity_nodes ⋈ identity_map; other
+    engines use it as the scratch of the keys by node): emptied so no stale copy lingers."""
+    if wh.count("identity_keys"):
+        wh.replace("identity_keys", [])
 
 
 def _scratch_table(wh: Any, name: str, data: pa.Table) -> Any:
@@ -279,10 +286,7 @@ def _write_map(wh: Any, map_rows: Any, changes: Any) -> None:
         else:
             wh.append_expr("identity_changes", changes)
         wh.replace("identity_map", map_rows)
-        # no longer kept (node → key is identity_nodes ⋈ identity_map; other engines use it as
-        # the scratch of the keys by node): emptied so no stale copy lingers
-        if wh.count("identity_keys"):
-            wh.replace("identity_keys", [])
+        _empty_keys_scratch(wh)
 
 
 def map_summary(ws: Workspace, now: datetime) -> dict[str, Any]:
