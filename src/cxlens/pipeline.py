@@ -117,8 +117,8 @@ def run(
             results.append({"stage": stage.name, "status": "unavailable"})
             continue
         fingerprint = _fingerprint(ws, stage, upstream)
-        upstream[stage.name] = fingerprint
         if not force and _last_fingerprint(ws, stage.name) == fingerprint:
+            upstream[stage.name] = fingerprint  # a stage that runs gets its entry in _record
             results.append({"stage": stage.name, "status": "up to date"})
             continue
         partner = _partner(ws, stage, stages[i + 1] if i + 1 < len(stages) else None,
@@ -130,21 +130,20 @@ def run(
         if partner is None:
             results.append(_run_one(ws, stage, entry, upstream))
             continue
-        p_stage, p_entry, p_fingerprint = partner
+        p_stage, p_entry = partner
         with ThreadPoolExecutor(1) as pool:
             beside = pool.submit(_run_beside, ws, p_stage, p_entry)
             try:
                 results.append(_run_one(ws, stage, entry, upstream))
             finally:
                 started, seconds, summary = beside.result()
-        upstream[p_stage.name] = p_fingerprint
         beside_done[p_stage.name] = _record(ws, p_stage, upstream, started, seconds, summary)
     return results
 
 
 def _partner(
     ws: Workspace, stage: Stage, after: Stage | None, upstream: dict[str, str], force: bool
-) -> tuple[Stage, Callable[[Workspace], dict[str, Any]], str] | None:
+) -> tuple[Stage, Callable[[Workspace], dict[str, Any]]] | None:
     """The next stage, when it may run beside ``stage`` and has work to do."""
     if after is None or after.beside != stage.name:
         return None
@@ -160,7 +159,7 @@ def _partner(
     fingerprint = _fingerprint(ws, after, {**upstream, stage.name: done})
     if not force and _last_fingerprint(ws, after.name) == fingerprint:
         return None
-    return after, entry, fingerprint
+    return after, entry
 
 
 def _run_beside(
@@ -193,9 +192,9 @@ def _record(
 ) -> dict[str, Any]:
     """Write the stage's run record; returns its result."""
     # the stage's own outputs are not among its inputs: one fingerprint serves the run
-    # record and the stages after it (stage_runs is no stage's input). Its own entry is left
-    # out of ``upstream``, as when the next run checks it, or a re-run would never be skipped.
-    done = _fingerprint(ws, stage, {k: v for k, v in upstream.items() if k != stage.name})
+    # record and the stages after it (stage_runs is no stage's input). ``upstream`` holds the
+    # stages before it only, as when the next run checks it, or a re-run would never be skipped.
+    done = _fingerprint(ws, stage, upstream)
     ws.warehouse.append("stage_runs", [{
         "stage": stage.name, "fingerprint": done,
         "started_at": started, "finished_at": datetime.now(UTC).replace(tzinfo=None),
