@@ -3,9 +3,11 @@
     .venv/bin/python -m benchmarks.bench_identity --workspace W        # an existing synth workspace
     .venv/bin/python -m benchmarks.bench_identity --size 20000         # generate one (customers)
 
-Both sides see the same source records. cxlens: the full identity stage (identifier graph +
-rules + Splink on parties). Splink alone: one record per source row with its identifiers
-(phone, e-mail, account, device, social, order) and the party name/city, deterministic blocking
+Both sides see the same source records and the same evidence. cxlens: the full identity stage
+(identifier graph + rules + Splink on parties). Splink alone: one record per source row with its
+identifiers (phone, e-mail, account, device, social, order), its CRM case number, the contact it
+names or is (``interaction_ref`` of surveys and cases; ``source:source_id`` of an interaction)
+and the party name/city, deterministic blocking
 on each identifier plus probabilistic comparisons, trained unsupervised (u by sampling, EM),
 clustered at the same match probability. F1 for both from ``truth/records.parquet``; then
 profile lookup latency (p50/p99) over random customers. Results: benchmarks/results/identity.json.
@@ -84,16 +86,22 @@ with ids as (
     min(id_value) filter (where id_type = 'order') as order_no
   from identifiers group by all),
 recs as (
-  select 'parties' as record_table, source, source_id, lower(trim(name)) as name, city from parties
-  union all select 'interactions', source, source_id, lower(trim(contact_name)), contact_city
+  select 'parties' as record_table, source, source_id, lower(trim(name)) as name, city,
+    null as case_no, null as ref from parties
+  union all select 'interactions', source, source_id, lower(trim(contact_name)), contact_city,
+    case when regexp_matches(trim(case_id), '^\\+?[0-9]{0,3}$') then null
+         else nullif(trim(case_id), '') end,
+    source || ':' || source_id
     from interactions
-  union all select 'orders', source, source_id, null, null from orders
-  union all select 'web_events', source, source_id, null, null from web_events
-  union all select 'surveys', source, source_id, null, null from surveys
-  union all select 'outreach', source, source_id, null, null from outreach
-  union all select 'cases', source, source_id, null, null from cases)
+  union all select 'orders', source, source_id, null, null, null, null from orders
+  union all select 'web_events', source, source_id, null, null, null, null from web_events
+  union all select 'surveys', source, source_id, null, null, null, nullif(trim(interaction_ref), '')
+    from surveys
+  union all select 'outreach', source, source_id, null, null, null, null from outreach
+  union all select 'cases', source, source_id, null, null, null, nullif(trim(interaction_ref), '')
+    from cases)
 select row_number() over () as unique_id, r.record_table, r.source, r.source_id, r.name, r.city,
-  i.phone, i.email, i.account, i.device, i.social, i.order_no
+  i.phone, i.email, i.account, i.device, i.social, i.order_no, r.case_no, r.ref
 from recs r left join ids i using (record_table, source, source_id)
 """
 
@@ -113,7 +121,7 @@ def run_splink(path: Path, threshold: float) -> dict[str, Any]:
     src.close()
     db_api = DuckDBAPI()
     frame = db_api.register(rows, dataset_display_name="records")
-    ids = ["phone", "email", "account", "device", "social", "order_no"]
+    ids = ["phone", "email", "account", "device", "social", "order_no", "case_no", "ref"]
     settings = SettingsCreator(
         link_type="dedupe_only",
         comparisons=[*(cl.ExactMatch(c) for c in ids), cl.JaroWinklerAtThresholds("name", [0.92]),

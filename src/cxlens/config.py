@@ -83,6 +83,9 @@ class IdentitySettings(_Section):
     # sources not listed log under "crm" (two systems' case numbers never collide)
     case_edges: bool = True
     case_systems: dict[str, str] = Field(default_factory=dict)
+    # a survey or helpdesk case that names the contact it is about (`interaction_ref`,
+    # "<source>:<source_id>") is that contact's customer's
+    ref_edges: bool = True
 
 
 class JourneySettings(_Section):

@@ -1,4 +1,5 @@
-"""CRM case numbers as identity evidence: contacts logged under one case are one customer."""
+"""Record links as identity evidence: contacts logged under one CRM case are one customer, and
+a survey or helpdesk case is the customer of the contact it names (``interaction_ref``)."""
 
 from __future__ import annotations
 
@@ -94,3 +95,70 @@ def test_incremental_follows_case_edges(make_workspace):
     stage.run(full, mode="full")
     assert _keys(inc) == _keys(full)
     assert _keys(inc)["w1"] == _keys(inc)["k1"] and _keys(inc)["w2"] != _keys(inc)["k2"]
+
+
+def _about(ws, table: str, rows: list[tuple[str, str, str | None, str | None]]) -> None:
+    """(source, source_id, interaction_ref, e-mail) surveys or helpdesk cases."""
+    store_records(ws, table, pa.table({
+        "source": [r[0] for r in rows], "source_id": [r[1] for r in rows],
+        "interaction_ref": pa.array([r[2] for r in rows], pa.string()),
+        "email": pa.array([r[3] for r in rows], pa.string())}))
+
+
+def test_survey_and_case_join_the_contact_they_name(make_workspace):
+    ws = _configure(make_workspace())
+    _calls(ws, [("pbx", "k1", None, "ann@example.com"), ("chat", "w1", None, None),
+                ("pbx", "k2", None, None)])
+    _about(ws, "surveys", [
+        ("survey", "s1", "pbx:k1", None),  # rates Ann's call, carries nothing else
+        ("survey", "s2", "chat:w1", "ann@example.com"),  # names an anonymous chat and Ann
+        ("survey", "s3", "pbx:nope", None),  # names a contact we never saw
+        ("survey", "s4", " ", None),  # names nothing
+        ("survey", "s5", None, None)])
+    _about(ws, "cases", [("helpdesk", "c1", "pbx:k2", None)])
+    stage.full_run(ws)
+    key = _keys(ws)
+    assert key["k1"] == key["s1"] == key["s2"] == key["w1"]  # the chat is Ann's via s2
+    assert key["c1"] == key["k2"] != key["k1"]
+    assert len({key["s3"], key["s4"], key["s5"], key["k1"], key["k2"]}) == 5
+    kinds = graph.active_edges(ws.warehouse).kind.to_pyarrow().to_pylist()
+    assert "ref" in kinds
+    # off: only the e-mail links (k1, s2); the survey about k1 and the case stand alone
+    ws.settings.identity.ref_edges = False
+    stage.full_run(ws)
+    key = _keys(ws)
+    assert key["k1"] == key["s2"] and len({key["k1"], key["s1"], key["w1"]}) == 3
+    assert key["c1"] != key["k2"]
+
+
+def test_ref_does_not_anchor(make_workspace):
+    ws = _configure(make_workspace(), max_accounts_per_identifier=10)
+    # a landline on a customer's account record and on an anonymous call that has a survey:
+    # the survey names a contact, not a person, so the call is still unidentified and the
+    # landline attaches it (and its survey) to the one anchored customer
+    store_records(ws, "parties", pa.table({
+        "source": ["crm"], "source_id": ["P1"], "account": ["A-1"],
+        "phone": ["021-5555-0101"]}))
+    store_records(ws, "interactions", pa.table({
+        "source": ["pbx"], "source_id": ["k1"], "phone": ["021-5555-0101"]}))
+    _about(ws, "surveys", [("survey", "s1", "pbx:k1", None)])
+    stage.full_run(ws)
+    key = _keys(ws)
+    assert key["P1"] == key["k1"] == key["s1"]
+
+
+def test_incremental_follows_refs_without_falling_back(make_workspace):
+    inc, full = (_configure(make_workspace(name=n)) for n in ("inc", "full"))
+    for ws in (inc, full):
+        _calls(ws, [("pbx", "k1", None, "bo@example.com"), ("pbx", "k2", None, None)])
+        stage.run(ws, mode="full")
+        # later: a survey about an old call, a case about a new chat
+        _about(ws, "surveys", [("survey", "s1", "pbx:k1", None)])
+        _calls(ws, [("chat", "w1", None, None)])
+        _about(ws, "cases", [("helpdesk", "c1", "chat:w1", None)])
+    summary = incremental.try_run(inc, required=True)
+    assert summary is not None and summary["mode"] == "incremental"
+    stage.run(full, mode="full")
+    assert _keys(inc) == _keys(full)
+    key = _keys(inc)
+    assert key["s1"] == key["k1"] and key["c1"] == key["w1"] != key["k1"]

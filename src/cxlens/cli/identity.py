@@ -101,7 +101,8 @@ def eval_identity_cmd(
                                                     "workspace's truth/).")] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Score identity_map against synth truth: pairwise precision, recall, F1, over/under-merged."""
+    """Score identity_map against synth truth: pairwise precision, recall, F1, over/under-merged,
+    and the evidence ceiling: the recall a perfect resolver reaches on the same identifiers."""
     from cxlens.identity.evaluate import evaluate
 
     with opened(workspace) as ws:
@@ -111,10 +112,21 @@ def eval_identity_cmd(
         return
     from rich.table import Table
 
+    evidence = result.pop("evidence", None)
     table = Table("metric", "value", title="identity vs ground truth")
     for name, value in result.items():
         table.add_row(name, _fmt(value) if not isinstance(value, dict) else str(value))
+    if evidence:
+        for name, value in evidence.items():
+            if name != "outside_by_source":
+                table.add_row(f"evidence: {name}", _fmt(value))
     console.print(table)
+    if evidence and evidence["outside_by_source"]:
+        outside = Table("table", "source", "records",
+                        title="records with no evidence tying them to the rest of their person")
+        for row in evidence["outside_by_source"]:
+            outside.add_row(row["record_table"], row["source"], _fmt(row["records"]))
+        console.print(outside)
 
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:

@@ -5,6 +5,12 @@ true-positive pairs = Σ C(n_ij, 2), predicted pairs = Σ_i C(n_i, 2), true pair
 Precision = TP / predicted, recall = TP / true. Over-merged = clusters holding more than one
 person (one person's data shown to another: the costly error); under-merged = people split
 across more than one cluster.
+
+The *evidence ceiling* (:func:`evidence`) says how much of the misses is the data's and how much
+the resolver's: a perfect resolver that links only records of one true person, by every
+identifier value, CRM case and Splink match the records carry, links ``recall_cap`` of the true
+pairs; ``recall_within_cap`` is the share of those the resolver linked. Records outside their person's largest evidence component are counted by table and
+source: they carry nothing that ties them to the rest of that person.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from cxlens.errors import NotFoundError
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
+    import numpy as np
+    import pyarrow as pa
 
     from cxlens.workspace import Workspace
 
@@ -49,7 +57,118 @@ def score(assigned: ir.Table) -> dict[str, Any]:
     }
 
 
-def evaluate(ws: Workspace, truth_path: Path | None = None) -> dict[str, Any]:
+def _pair_count(sizes: np.ndarray) -> int:
+    import numpy as np
+
+    sizes = sizes.astype(np.int64, copy=False)
+    return int((sizes * (sizes - 1) // 2).sum())
+
+
+def _codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, int]:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(column)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    return indices, len(encoded.dictionary)
+
+
+def evidence(ws: Workspace, truth: ir.Table, top: int = 10) -> dict[str, Any] | None:
+    """The evidence ceiling of the last identity run (see the module doc), or ``None`` when
+    no record of the map is in the truth.
+
+    Evidence is every identifier value of the records (``identifiers``, less bare junk such as
+    ``+86``; agents' numbers, switchboards and household lines included), the CRM case numbers
+    and the contacts that surveys and cases name when ``case_edges`` / ``ref_edges`` are on
+    (:func:`cxlens.identity.graph.identifier_rows`), and Splink's matches of the run (``identity_edges_all``). Vertices
+    are the records the map resolved that the truth knows and one value vertex per (value,
+    true person): a value shared by two people is two vertices, so no component spans two
+    people. That makes it an upper bound: the recall of a resolver that never merges two
+    people *and* knew whose each shared line is. ``recall_cap_deterministic`` leaves Splink's
+    matches out.
+    """
+    import ibis
+    import numpy as np
+    import pyarrow.compute as pc
+
+    from cxlens.identity import graph
+
+    wh = ws.warehouse
+    nodes = wh.table("identity_nodes")
+    known = nodes.join(truth, list(graph.RECORD_KEY))
+    imap = wh.table("identity_map")
+    known = known.join(imap, list(graph.RECORD_KEY)).select(
+        "node_id", "record_table", "source", "person", cluster=imap.customer_key)
+    rec = known.to_pyarrow()
+    if rec.num_rows == 0:
+        return None
+    located = graph.located_identifiers(graph.identifier_rows(wh, ws.settings.identity), nodes)
+    located = located.filter(~located.id_value.re_search(graph.JUNK_PATTERN))
+    values = located.select("node_id", edge=graph.edge_key(located.id_type, located.id_value),
+                            kind=ibis.literal("identifier"))
+    every = wh.table("identity_edges_all")
+    fuzzy = every.filter(every.kind == "splink").select("node_id", "edge", "kind")
+    both = ibis.union(values, fuzzy, distinct=True)
+    mem = both.join(known.select("node_id", "person"), "node_id").select(
+        "node_id", "edge", "kind").to_pyarrow()
+
+    node_ids = rec.column("node_id").to_numpy().astype(np.int64, copy=False)
+    order = np.argsort(node_ids)
+    n = len(node_ids)
+    person, n_people = _codes(rec.column("person"))
+    cluster, _ = _codes(rec.column("cluster"))
+    true_pairs = _pair_count(np.bincount(person))
+
+    # memberships as (dense record index, value vertex per true person)
+    m_rec = order[np.searchsorted(node_ids, mem.column("node_id").to_numpy(), sorter=order)]
+    edge_code, _ = _codes(mem.column("edge"))
+    m_person = person[m_rec]
+    _, m_value = np.unique(edge_code * n_people + m_person, return_inverse=True)
+    n_values = int(m_value.max()) + 1 if len(m_value) else 0
+    fuzzy = pc.fill_null(pc.equal(mem.column("kind"), "splink"), False)
+    not_fuzzy = ~fuzzy.to_numpy(zero_copy_only=False)
+
+    def ceiling(keep: np.ndarray) -> tuple[np.ndarray, float]:
+        component = graph.smallest_member(n, n_values, m_rec[keep], m_value[keep])
+        linked = _pair_count(np.bincount(component))
+        return component, linked / true_pairs if true_pairs else 1.0
+
+    component, cap = ceiling(np.ones(len(m_rec), dtype=bool))
+    _, cap_deterministic = ceiling(not_fuzzy)
+    cap_pairs = _pair_count(np.bincount(component))
+    # pairs the resolver linked inside evidence components: cells (component, cluster)
+    _, cell = np.unique(component * (int(cluster.max()) + 1) + cluster, return_inverse=True)
+    within = _pair_count(np.bincount(cell))
+
+    # records outside their person's largest evidence component
+    size = np.bincount(component)[component]
+    by_person = np.lexsort((component, -size, person))  # largest component first per person
+    first = np.r_[True, person[by_person][1:] != person[by_person][:-1]]
+    main = np.empty(n_people, dtype=np.int64)
+    main[person[by_person][first]] = component[by_person][first]
+    outside = component != main[person]
+    table = rec.column("record_table").to_numpy(zero_copy_only=False)[outside]
+    source = rec.column("source").to_numpy(zero_copy_only=False)[outside]
+    counts: dict[tuple[str, str], int] = {}
+    for key in zip(table.tolist(), source.tolist(), strict=True):
+        counts[key] = counts.get(key, 0) + 1
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+    return {
+        "recall_cap": round(cap, 5),
+        "f1_cap": round(2 * cap / (1 + cap), 5) if cap else 0.0,
+        "recall_cap_deterministic": round(cap_deterministic, 5),
+        "recall_within_cap": round(within / cap_pairs, 5) if cap_pairs else 1.0,
+        "records_outside_evidence": int(outside.sum()),
+        "outside_by_source": [{"record_table": t, "source": s, "records": c}
+                              for (t, s), c in ranked],
+    }
+
+
+def evaluate(ws: Workspace, truth_path: Path | None = None,
+             with_evidence: bool = True) -> dict[str, Any]:
     """Pairwise precision/recall/F1 and over/under-merged counts of the workspace's map.
 
     >>> evaluate(cxlens.open("demo-ws"))["f1"]   # doctest: +SKIP
@@ -77,4 +196,6 @@ def evaluate(ws: Workspace, truth_path: Path | None = None) -> dict[str, Any]:
     )
     by_method = imap.group_by("method").aggregate(n=imap.count()).to_pyarrow().to_pylist()
     result["methods"] = {row["method"]: int(row["n"]) for row in by_method}
+    if with_evidence:
+        result["evidence"] = evidence(ws, truth)
     return result

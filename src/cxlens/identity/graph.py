@@ -54,7 +54,10 @@ EXCLUDED = "identity_edges"
 DEFAULT_CASE_SYSTEM = "crm"
 # kinds that name a thing (an order, a CRM case), not a person: they link records but do not
 # anchor a customer for the weak-value rule
-NON_ANCHOR_KINDS = ("order", "case")
+NON_ANCHOR_KINDS = ("order", "case", "ref")
+# personal tables whose rows name the contact they are about (``interaction_ref``)
+REF_TABLES = tuple(name for name in schema.PERSONAL_TABLES
+                   if "interaction_ref" in schema.ALL_TABLES[name])
 
 
 def records(wh: Warehouse, distinct: bool = True) -> ir.Table:
@@ -126,22 +129,40 @@ def edge_key(id_type: ir.StringValue, id_value: ir.StringValue) -> ir.StringValu
 
 def identifier_rows(wh: Warehouse, settings: IdentitySettings) -> ir.Table:
     """The ``identifiers`` table plus, when ``case_edges`` is on, one ``case`` row per
-    interaction logged under a CRM case (id_value ``"<case system>:<case number>"``)."""
+    interaction logged under a CRM case (id_value ``"<case system>:<case number>"``) and, when
+    ``ref_edges`` is on, one ``ref`` row per survey or case naming the contact it is about
+    (id_value: its ``interaction_ref``, ``"<source>:<source_id>"``) and per interaction
+    (id_value: its own ``"<source>:<source_id>"``). Every interaction gets its row, referenced
+    or not, so a later survey about an old contact changes no old record's memberships (the
+    incremental run keeps to its fast path)."""
     ids = wh.table("identifiers")
-    if not settings.case_edges:
+    if not (settings.case_edges or settings.ref_edges):
         return ids
     import ibis
 
+    parts = [ids.select("record_table", "source", "source_id", "id_type", "id_value")]
     t = wh.table("interactions")
-    number = t.case_id.strip().nullif("")
-    t = t.mutate(number=number).filter(number.notnull() & ~number.re_search(JUNK_PATTERN))
-    default = ibis.literal(DEFAULT_CASE_SYSTEM)
-    system = (t.source.substitute(dict(settings.case_systems), else_=default)
-              if settings.case_systems else default)
-    cases = t.select(record_table=ibis.literal("interactions"), source=t.source,
-                     source_id=t.source_id, id_type=ibis.literal("case"),
-                     id_value=system.concat(":", t.number))
-    return ibis.union(ids.select(*cases.columns), cases)
+    if settings.case_edges:
+        number = t.case_id.strip().nullif("")
+        c = t.mutate(number=number).filter(number.notnull() & ~number.re_search(JUNK_PATTERN))
+        default = ibis.literal(DEFAULT_CASE_SYSTEM)
+        system = (c.source.substitute(dict(settings.case_systems), else_=default)
+                  if settings.case_systems else default)
+        parts.append(c.select(record_table=ibis.literal("interactions"), source=c.source,
+                              source_id=c.source_id, id_type=ibis.literal("case"),
+                              id_value=system.concat(":", c.number)))
+    if settings.ref_edges:
+        parts.append(t.select(record_table=ibis.literal("interactions"), source=t.source,
+                              source_id=t.source_id, id_type=ibis.literal("ref"),
+                              id_value=t.source.concat(":", t.source_id)))
+        for name in REF_TABLES:
+            r = wh.table(name)
+            ref = r.interaction_ref.strip().nullif("")
+            r = r.mutate(ref=ref).filter(ref.notnull())
+            parts.append(r.select(record_table=ibis.literal(name), source=r.source,
+                                  source_id=r.source_id, id_type=ibis.literal("ref"),
+                                  id_value=r.ref))
+    return ibis.union(*parts, distinct=False)
 
 
 def blocked_values(
@@ -628,7 +649,7 @@ def resolve_in_memory(edges: pa.Table, weak_types: Iterable[str],
     n_nodes = int(node.max()) + 1 if len(node) else 1
 
     # pass 1: strong memberships only
-    label1 = _smallest_member(n_nodes, n_values, node[~weak], vid[~weak])
+    label1 = smallest_member(n_nodes, n_values, node[~weak], vid[~weak])
     # anchored components: one of their records carries a personal identifier
     anchored = np.zeros(n_nodes, dtype=bool)
     anchored[label1[node[is_personal[kind_code]]]] = True
@@ -642,7 +663,7 @@ def resolve_in_memory(edges: pa.Table, weak_types: Iterable[str],
     # pass 2: the kept weak memberships join pass-1 components, so it runs on those
     # (vertex = the component's label, a node id) and the weak values: a smaller graph
     kept = weak & ~excluded
-    merged = _smallest_member(n_nodes, n_values, label1[node[kept]], vid[kept])
+    merged = smallest_member(n_nodes, n_values, label1[node[kept]], vid[kept])
     label2 = merged[label1]
     ids = np.arange(n_nodes, dtype=np.int64)
     moved = label2 != ids
@@ -654,7 +675,7 @@ def resolve_in_memory(edges: pa.Table, weak_types: Iterable[str],
     )
 
 
-def _smallest_member(n_nodes: int, n_values: int, node: np.ndarray,
+def smallest_member(n_nodes: int, n_values: int, node: np.ndarray,
                      vid: np.ndarray) -> np.ndarray:
     """For every node id below ``n_nodes``: the smallest node id of its component in the
     bipartite graph of the memberships (node, value id)."""
