@@ -39,7 +39,10 @@ def _truth(ws) -> Path:
 
 @pytest.fixture
 def resolved(make_workspace):
-    ws = make_workspace()
+    return _resolve(make_workspace())
+
+
+def _resolve(ws):
     ws.settings.identity.splink = False
     ws.settings.identity.blocked_values = ["400 820 8820"]
     data.load(ws)
@@ -52,8 +55,9 @@ def resolved(make_workspace):
     return ws
 
 
-def test_scores_and_evidence_ceiling_counted_by_hand(resolved):
-    result = evaluate(resolved)
+@pytest.mark.slow
+def test_scores_and_evidence_ceiling_counted_by_hand(workspace):
+    result = evaluate(_resolve(workspace))  # DuckDB and PySpark
     # true pairs: Alice 10 records (45), Bob 4 (6), Carol's CRM row + her household-line call (1)
     assert result["true_pairs"] == 52
     # the resolver links Alice's 9 identified records (36) and Bob's 4 (6); it holds Carol's
