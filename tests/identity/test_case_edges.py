@@ -64,13 +64,18 @@ def test_two_case_systems_never_collide(make_workspace):
     assert key["s1"] == key["s2"] != key["k1"]  # the shop's own case 4242 is another case
 
 
+def _landline_customer(ws) -> None:
+    """One identified customer (an account) whose record carries a landline."""
+    store_records(ws, "parties", pa.table({
+        "source": ["crm"], "source_id": ["P1"], "account": ["A-1"],
+        "phone": ["021-5555-0101"]}))
+
+
 def test_case_does_not_anchor_and_obeys_max_records(make_workspace):
     ws = _configure(make_workspace(), max_accounts_per_identifier=10)
     # a landline on a customer's account record and on two calls under one case: the case
     # group is not "identified", so the landline attaches it to the one anchored customer
-    store_records(ws, "parties", pa.table({
-        "source": ["crm"], "source_id": ["P1"], "account": ["A-1"],
-        "phone": ["021-5555-0101"]}))
+    _landline_customer(ws)
     store_records(ws, "interactions", pa.table({
         "source": ["pbx", "pbx"], "source_id": ["k1", "k2"], "case_id": ["C-1", "C-1"],
         "phone": ["021-5555-0101", None]}))
@@ -136,9 +141,7 @@ def test_ref_does_not_anchor(make_workspace):
     # a landline on a customer's account record and on an anonymous call that has a survey:
     # the survey names a contact, not a person, so the call is still unidentified and the
     # landline attaches it (and its survey) to the one anchored customer
-    store_records(ws, "parties", pa.table({
-        "source": ["crm"], "source_id": ["P1"], "account": ["A-1"],
-        "phone": ["021-5555-0101"]}))
+    _landline_customer(ws)
     store_records(ws, "interactions", pa.table({
         "source": ["pbx"], "source_id": ["k1"], "phone": ["021-5555-0101"]}))
     _about(ws, "surveys", [("survey", "s1", "pbx:k1", None)])
