@@ -9,12 +9,14 @@ across more than one cluster.
 The *evidence ceiling* (:func:`evidence`) says how much of the misses is the data's and how much
 the resolver's: a perfect resolver that links only records of one true person, by every
 identifier value, CRM case and Splink match the records carry, links ``recall_cap`` of the true
-pairs; ``recall_within_cap`` is the share of those the resolver linked. Records outside their person's largest evidence component are counted by table and
-source: they carry nothing that ties them to the rest of that person.
+pairs; ``recall_within_cap`` is the share of those the resolver linked. Records outside their
+person's largest evidence component are counted by table and source: they carry nothing that
+ties them to the rest of that person.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -76,15 +78,16 @@ def _codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, int]:
     return indices, len(encoded.dictionary)
 
 
-def evidence(ws: Workspace, truth: ir.Table, top: int = 10) -> dict[str, Any] | None:
+def evidence(ws: Workspace, joined: ir.Table, top: int = 10) -> dict[str, Any] | None:
     """The evidence ceiling of the last identity run (see the module doc), or ``None`` when
-    no record of the map is in the truth.
+    no record of the map is in the truth. ``joined``: the map's records that the truth knows
+    (record key, ``customer_key``, ``person``), as :func:`evaluate` joins them.
 
     Evidence is every identifier value of the records (``identifiers``, less bare junk such as
     ``+86``; agents' numbers, switchboards and household lines included), the CRM case numbers
     and the contacts that surveys and cases name when ``case_edges`` / ``ref_edges`` are on
-    (:func:`cxlens.identity.graph.identifier_rows`), and Splink's matches of the run (``identity_edges_all``). Vertices
-    are the records the map resolved that the truth knows and one value vertex per (value,
+    (:func:`cxlens.identity.graph.identifier_rows`), and Splink's matches of the run
+    (``identity_edges_all``). Vertices are the records the map resolved that the truth knows and one value vertex per (value,
     true person): a value shared by two people is two vertices, so no component spans two
     people. That makes it an upper bound: the recall of a resolver that never merges two
     people *and* knew whose each shared line is. ``recall_cap_deterministic`` leaves Splink's
@@ -98,11 +101,11 @@ def evidence(ws: Workspace, truth: ir.Table, top: int = 10) -> dict[str, Any] | 
 
     wh = ws.warehouse
     nodes = wh.table("identity_nodes")
-    known = nodes.join(truth, list(graph.RECORD_KEY))
-    imap = wh.table("identity_map")
-    known = known.join(imap, list(graph.RECORD_KEY)).select(
-        "node_id", "record_table", "source", "person", cluster=imap.customer_key)
-    rec = known.to_pyarrow()
+    known = nodes.join(joined, list(graph.RECORD_KEY)).select(
+        "node_id", "record_table", "source", "person", cluster=joined.customer_key)
+    # in node order: a component's label (its smallest record index) then breaks ties between
+    # a person's equally large components the same way on every run
+    rec = known.order_by("node_id").to_pyarrow()
     if rec.num_rows == 0:
         return None
     located = graph.located_identifiers(graph.identifier_rows(wh, ws.settings.identity), nodes)
@@ -110,8 +113,8 @@ def evidence(ws: Workspace, truth: ir.Table, top: int = 10) -> dict[str, Any] | 
     values = located.select("node_id", edge=graph.edge_key(located.id_type, located.id_value),
                             kind=ibis.literal("identifier"))
     every = wh.table("identity_edges_all")
-    fuzzy = every.filter(every.kind == "splink").select("node_id", "edge", "kind")
-    both = ibis.union(values, fuzzy, distinct=True)
+    matched = every.filter(every.kind == "splink").select("node_id", "edge", "kind")
+    both = ibis.union(values, matched, distinct=True)
     mem = both.join(known.select("node_id", "person"), "node_id").select(
         "node_id", "edge", "kind").to_pyarrow()
 
@@ -131,14 +134,15 @@ def evidence(ws: Workspace, truth: ir.Table, top: int = 10) -> dict[str, Any] | 
     fuzzy = pc.fill_null(pc.equal(mem.column("kind"), "splink"), False)
     not_fuzzy = ~fuzzy.to_numpy(zero_copy_only=False)
 
-    def ceiling(keep: np.ndarray) -> tuple[np.ndarray, float]:
+    def ceiling(keep: np.ndarray) -> tuple[np.ndarray, int]:
+        """Each record's evidence component and the pairs those components link."""
         component = graph.smallest_member(n, n_values, m_rec[keep], m_value[keep])
-        linked = _pair_count(np.bincount(component))
-        return component, linked / true_pairs if true_pairs else 1.0
+        return component, _pair_count(np.bincount(component))
 
-    component, cap = ceiling(np.ones(len(m_rec), dtype=bool))
-    _, cap_deterministic = ceiling(not_fuzzy)
-    cap_pairs = _pair_count(np.bincount(component))
+    component, cap_pairs = ceiling(np.ones(len(m_rec), dtype=bool))
+    _, deterministic_pairs = ceiling(not_fuzzy)
+    cap = cap_pairs / true_pairs if true_pairs else 1.0
+    cap_deterministic = deterministic_pairs / true_pairs if true_pairs else 1.0
     # pairs the resolver linked inside evidence components: cells (component, cluster)
     _, cell = np.unique(component * (int(cluster.max()) + 1) + cluster, return_inverse=True)
     within = _pair_count(np.bincount(cell))
@@ -152,9 +156,7 @@ def evidence(ws: Workspace, truth: ir.Table, top: int = 10) -> dict[str, Any] | 
     outside = component != main[person]
     table = rec.column("record_table").to_numpy(zero_copy_only=False)[outside]
     source = rec.column("source").to_numpy(zero_copy_only=False)[outside]
-    counts: dict[tuple[str, str], int] = {}
-    for key in zip(table.tolist(), source.tolist(), strict=True):
-        counts[key] = counts.get(key, 0) + 1
+    counts = Counter(zip(table.tolist(), source.tolist(), strict=True))
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
     return {
         "recall_cap": round(cap, 5),
@@ -167,8 +169,7 @@ def evidence(ws: Workspace, truth: ir.Table, top: int = 10) -> dict[str, Any] | 
     }
 
 
-def evaluate(ws: Workspace, truth_path: Path | None = None,
-             with_evidence: bool = True) -> dict[str, Any]:
+def evaluate(ws: Workspace, truth_path: Path | None = None) -> dict[str, Any]:
     """Pairwise precision/recall/F1 and over/under-merged counts of the workspace's map.
 
     >>> evaluate(cxlens.open("demo-ws"))["f1"]   # doctest: +SKIP
@@ -196,6 +197,5 @@ def evaluate(ws: Workspace, truth_path: Path | None = None,
     )
     by_method = imap.group_by("method").aggregate(n=imap.count()).to_pyarrow().to_pylist()
     result["methods"] = {row["method"]: int(row["n"]) for row in by_method}
-    if with_evidence:
-        result["evidence"] = evidence(ws, truth)
+    result["evidence"] = evidence(ws, joined)
     return result
